@@ -1,0 +1,39 @@
+"""sciml: scientific machine learning for PDEs on PyTorch.
+
+Define a PDE in a few lines and ``fit`` a model to it; solve PDE linear systems with classical
+and learned Krylov methods; learn solution operators; regularise neural ODEs by their solver.
+"""
+
+from . import nn, ops
+from .conditions import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Robin
+from .errors import InputError
+from .fit import History, Result, StepInfo, fit, seed_everything
+try:  # TEMPORARY while geometry is being written
+    from .geometry import (
+        Box,
+        Difference,
+        Disk,
+        Intersection,
+        Interval,
+        Mesh,
+        Polygon,
+        Rectangle,
+        SpaceTime,
+        TimeDomain,
+        Union,
+    )
+except ImportError:
+    pass
+from .ops import div, grad, hessian, laplacian, partial
+from .problem import Problem, Reference
+from .weighting import LRAnnealing
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Problem", "Reference", "fit", "Result", "History", "StepInfo", "seed_everything",
+    "Dirichlet", "Neumann", "Robin", "Periodic", "Initial", "Observations", "HardConstraint",
+    "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
+    "Union", "Intersection", "Difference",
+    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "LRAnnealing", "InputError",
+]

@@ -1,0 +1,77 @@
+"""Pointwise activations with their first two derivatives (for forward jets)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class Activation:
+    """f, f', f'' of a pointwise activation; calling it applies f."""
+
+    name: str
+    f: Callable[[torch.Tensor], torch.Tensor]
+    df: Callable[[torch.Tensor], torch.Tensor]
+    d2f: Callable[[torch.Tensor], torch.Tensor]
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return self.f(v)
+
+
+def _tanh_d1(v):
+    return 1 - torch.tanh(v) ** 2
+
+
+def _tanh_d2(v):
+    t = torch.tanh(v)
+    return -2 * t * (1 - t * t)
+
+
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _phi(v):  # standard normal density
+    return torch.exp(-0.5 * v * v) / _SQRT_2PI
+
+
+def _Phi(v):
+    return 0.5 * (1 + torch.erf(v / math.sqrt(2)))
+
+
+def _silu_d1(v):
+    s = torch.sigmoid(v)
+    return s * (1 + v * (1 - s))
+
+
+def _silu_d2(v):
+    s = torch.sigmoid(v)
+    return s * (1 - s) * (2 + v * (1 - 2 * s))
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("tanh", torch.tanh, _tanh_d1, _tanh_d2),
+        Activation("sin", torch.sin, torch.cos, lambda v: -torch.sin(v)),
+        Activation("cos", torch.cos, lambda v: -torch.sin(v), lambda v: -torch.cos(v)),
+        Activation("gelu", lambda v: v * _Phi(v), lambda v: _Phi(v) + v * _phi(v), lambda v: _phi(v) * (2 - v * v)),
+        Activation("silu", torch.nn.functional.silu, _silu_d1, _silu_d2),
+        Activation("softplus", torch.nn.functional.softplus, torch.sigmoid,
+                   lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))),
+    ]
+}
+
+
+def activation(name: str | Activation) -> Activation:
+    """Look an activation up by name (tanh, sin, cos, gelu, silu, softplus)."""
+    if isinstance(name, Activation):
+        return name
+    if name not in ACTIVATIONS:
+        raise InputError(f"activation: unknown '{name}'; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]

@@ -1,0 +1,245 @@
+"""Differential operators on model outputs: grad, partial, laplacian, div, hessian.
+
+Shapes follow the model output ``u`` of shape (N, k) at points ``x`` of shape (N, d):
+
+========================  ==========================================================
+``grad(u, x)``            (N, d) for k = 1, else the Jacobian (N, k, d)
+``partial(u, x, i, j..)`` (N, k): ∂ⁿu/∂x_i∂x_j… (one index per derivative)
+``laplacian(u, x, dims)`` (N, k): Σ_{i in dims} ∂²u/∂x_i² (all dims by default)
+``hessian(u, x)``         (N, d, d) for k = 1, else (N, k, d, d)
+``div(v, x, dims)``       (N, 1): Σ_i ∂v_i/∂x_i for a vector field v of shape (N, len(dims))
+========================  ==========================================================
+
+Two ways to the same numbers
+----------------------------
+By default the operators differentiate by reverse-mode autograd (``create_graph=True`` so the
+result can be trained on). Models built from known pieces (affine maps, pointwise activations,
+Fourier features, Gaussian embeddings) can instead push value, first derivatives and the
+*diagonal* second derivatives forward in one pass — the forward-Laplacian idea of Li et al.
+(2023, "Forward Laplacian", arXiv 2307.08214), here in its diagonal form so that spatial-only
+Laplacians of space–time problems come out too. A model does so inside
+:func:`forward_derivatives` when its input requires grad, and attaches a :class:`Jet` to its
+output. The operators above use the jet when it was computed with respect to the very ``x``
+they are given, and fall back to autograd otherwise (mixed partials differentiate the jet's
+first derivatives by autograd). User residual code is the same either way; equality of the two
+paths is tested for every model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError
+
+__all__ = [
+    "grad", "partial", "laplacian", "hessian", "div", "Jet", "forward_derivatives", "jets_enabled",
+    "JetStack", "jet_input", "jet_linear", "jet_pointwise", "jet_output",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Jets: forward derivatives attached to a model output
+
+
+@dataclass(frozen=True)
+class Jet:
+    """Forward derivatives of an output ``u`` (N, k) with respect to the input ``x`` (N, d).
+
+    ``d1[n, c, i] = ∂u_c/∂x_i`` and ``d2[n, c, i] = ∂²u_c/∂x_i²``, both (N, k, d).
+    """
+
+    x: torch.Tensor
+    d1: torch.Tensor
+    d2: torch.Tensor
+
+
+_state = threading.local()
+
+
+def jets_enabled() -> bool:
+    """True inside :func:`forward_derivatives` (models then attach jets to their outputs)."""
+    return getattr(_state, "jets", False)
+
+
+@contextlib.contextmanager
+def forward_derivatives(enabled: bool = True) -> Iterator[None]:
+    """Context in which jet-capable models propagate derivatives forward (see module doc)."""
+    previous = jets_enabled()
+    _state.jets = enabled
+    try:
+        yield
+    finally:
+        _state.jets = previous
+
+
+def _attached_jet(u: torch.Tensor, x: torch.Tensor) -> Jet | None:
+    jet = getattr(u, "_sciml_jet", None)
+    return jet if (jet is not None and jet.x is x) else None
+
+
+class JetStack:
+    """Value, first and diagonal second derivatives stacked on a leading axis: (1 + 2d, N, width).
+
+    Row 0 is the value, rows 1..d the first derivatives ∂/∂x_i, rows d+1..2d the pure second
+    derivatives ∂²/∂x_i². Affine maps act on all rows in one matmul (bias on row 0 only), which
+    is what makes the forward pass cheaper than nested backward passes.
+    """
+
+    __slots__ = ("t", "d")
+
+    def __init__(self, t: torch.Tensor, d: int):
+        self.t, self.d = t, d
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.t[0]
+
+    @property
+    def d1(self) -> torch.Tensor:
+        return self.t[1 : 1 + self.d]
+
+    @property
+    def d2(self) -> torch.Tensor:
+        return self.t[1 + self.d :]
+
+
+def jet_input(x: torch.Tensor) -> JetStack:
+    """The jet of the identity map x -> x: (1 + 2d, N, d)."""
+    n, d = x.shape
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)
+    d1 = eye[:, None, :].expand(d, n, d)
+    d2 = torch.zeros(d, n, d, dtype=x.dtype, device=x.device)
+    return JetStack(torch.cat([x[None], d1, d2], 0), d)
+
+
+def jet_linear(j: JetStack, weight: torch.Tensor, bias: torch.Tensor | None = None) -> JetStack:
+    """Affine map ``v W^T + b`` applied to a jet (derivatives get no bias)."""
+    t = j.t @ weight.T
+    if bias is not None:
+        t = torch.cat([t[:1] + bias, t[1:]], 0)
+    return JetStack(t, j.d)
+
+
+def jet_pointwise(j: JetStack, f: Callable, df: Callable, d2f: Callable) -> JetStack:
+    """Pointwise function with its first two derivatives: chain rule on every stream.
+
+    (f∘v)' = f'(v) v',   (f∘v)'' = f''(v) v'² + f'(v) v''.
+    """
+    v, d1, d2 = j.value, j.d1, j.d2
+    s1, s2 = df(v), d2f(v)
+    out = torch.cat([f(v)[None], s1 * d1, s2 * d1 * d1 + s1 * d2], 0)
+    return JetStack(out, j.d)
+
+
+def jet_output(j: JetStack, x: torch.Tensor) -> torch.Tensor:
+    """Return the value (N, k) with its :class:`Jet` attached for the operators to find."""
+    u = j.value
+    u._sciml_jet = Jet(x, j.d1.permute(1, 2, 0), j.d2.permute(1, 2, 0))
+    return u
+
+
+# ----------------------------------------------------------------------------------------------
+# Operators
+
+
+def _check(u: torch.Tensor, x: torch.Tensor, name: str = "u") -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 2:
+        raise InputError(f"x: expected a tensor of points of shape (N, d), got {_shape(x)}")
+    if not isinstance(u, torch.Tensor) or u.ndim != 2 or u.shape[0] != x.shape[0]:
+        raise InputError(f"{name}: expected shape (N, k) with N = {x.shape[0]} like x, got {_shape(u)}")
+    if not x.requires_grad:
+        raise InputError("x: points must have requires_grad=True to be differentiated (fit sets this)")
+
+
+def _shape(t) -> str:
+    return str(tuple(t.shape)) if isinstance(t, torch.Tensor) else type(t).__name__
+
+
+def _dims(dims: Sequence[int] | int | None, d: int) -> list[int]:
+    if dims is None:
+        return list(range(d))
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    for i in dims:
+        if not (0 <= i < d):
+            raise InputError(f"dims: index {i} out of range for points of dimension {d}")
+    return dims
+
+
+def _autograd(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d(sum y)/dx, (N, d), differentiable; zeros when y does not depend on x."""
+    if not y.requires_grad:
+        return torch.zeros_like(x)
+    (g,) = torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True, allow_unused=True)
+    return torch.zeros_like(x) if g is None else g
+
+
+def _jacobian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(N, k, d)."""
+    jet = _attached_jet(u, x)
+    if jet is not None:
+        return jet.d1
+    return torch.stack([_autograd(u[:, c], x) for c in range(u.shape[1])], 1)
+
+
+def grad(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Gradient ∇u: (N, d) for a scalar field u (N, 1), the Jacobian (N, k, d) otherwise."""
+    _check(u, x)
+    j = _jacobian(u, x)
+    return j[:, 0] if u.shape[1] == 1 else j
+
+
+def partial(u: torch.Tensor, x: torch.Tensor, *dims: int) -> torch.Tensor:
+    """∂ⁿu/∂x_{i1}…∂x_{in} for ``dims = (i1, …, in)``: (N, k). ``partial(u, x, 1, 1)`` = u_yy."""
+    _check(u, x)
+    if not dims:
+        raise InputError("dims: give at least one coordinate index, e.g. partial(u, x, 0)")
+    dims_list = _dims(dims, x.shape[1])
+    jet = _attached_jet(u, x)
+    if jet is not None:
+        i = dims_list[0]
+        if len(dims_list) == 2 and dims_list[1] == i:
+            return jet.d2[..., i]
+        out = jet.d1[..., i]
+        rest = dims_list[1:]
+    else:
+        out, rest = u, dims_list
+    for i in rest:
+        out = torch.stack([_autograd(out[:, c], x)[:, i] for c in range(out.shape[1])], 1)
+    return out
+
+
+def laplacian(u: torch.Tensor, x: torch.Tensor, dims: Sequence[int] | None = None) -> torch.Tensor:
+    """Σ_{i in dims} ∂²u/∂x_i²: (N, k). ``dims`` selects coordinates (e.g. space, not time)."""
+    _check(u, x)
+    dims_list = _dims(dims, x.shape[1])
+    jet = _attached_jet(u, x)
+    if jet is not None:
+        return jet.d2[..., dims_list].sum(-1)
+    cols = []
+    for c in range(u.shape[1]):
+        g = _autograd(u[:, c], x)
+        cols.append(sum(_autograd(g[:, i], x)[:, i] for i in dims_list))
+    return torch.stack(cols, 1)
+
+
+def hessian(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Matrix of second derivatives: (N, d, d) for u (N, 1), else (N, k, d, d)."""
+    _check(u, x)
+    jac = _jacobian(u, x)
+    rows = [torch.stack([_autograd(jac[:, c, i], x) for i in range(x.shape[1])], 1) for c in range(u.shape[1])]
+    h = torch.stack(rows, 1)
+    return h[:, 0] if u.shape[1] == 1 else h
+
+
+def div(v: torch.Tensor, x: torch.Tensor, dims: Sequence[int] | None = None) -> torch.Tensor:
+    """Divergence Σ_j ∂v_j/∂x_{dims[j]} of a vector field v (N, len(dims)): (N, 1)."""
+    dims_list = _dims(dims, x.shape[1] if isinstance(x, torch.Tensor) and x.ndim == 2 else 0)
+    _check(v, x, name="v")
+    if v.shape[1] != len(dims_list):
+        raise InputError(f"v: expected {len(dims_list)} components (one per dim), got {v.shape[1]}")
+    return sum(_autograd(v[:, j], x)[:, i] for j, i in enumerate(dims_list))[:, None]
