@@ -230,7 +230,7 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     try:
         for step in range(start, steps):
             record = loop.step(step)
-            bad = [k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)]
+            bad = [k for k, v in record.items() if k != "loss" and isinstance(v, float) and not math.isfinite(v)]
             if bad:
                 loop.restore_last_good()
                 stop_reason = (f"nan: loss term '{bad[0]}' became {record[bad[0]]} at step {step}; "

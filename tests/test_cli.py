@@ -1,0 +1,69 @@
+"""The `sciml` command: fits from a name or a file, writes outputs, fails cleanly."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sciml.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_fit_registered_problem_writes_outputs(tmp_path):
+    out = tmp_path / "h"
+    p = run("fit", "helmholtz2d", "--model", "mlp", "--steps", "30", "--points", "128", "--width", "16",
+            "--depth", "2", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "rel_l2" in p.stdout
+    history = json.loads((out / "history.json").read_text())["records"]
+    assert len(history) == 30 and history[0]["phase"] == "adam" and history[-1]["phase"] == "lbfgs"
+    for name in ("checkpoint.pt", "model.pt", "metrics.json", "history.png", "solution.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert "fit" in p.stderr  # the progress bar
+
+
+def test_fit_python_file(tmp_path):
+    f = tmp_path / "my_problem.py"
+    f.write_text(textwrap.dedent("""
+        import sciml as sm
+        domain = sm.Interval(0.0, 1.0)
+        problem = sm.Problem(domain, equations=lambda u, x: sm.laplacian(u, x) + 2.0,
+                             conditions=[sm.Dirichlet(domain.boundary, 0.0)],
+                             solution=lambda x: x * (1 - x))
+        fit_options = {"optimizer": "adam", "lr": 1e-2}
+    """))
+    out = tmp_path / "o"
+    p = run("fit", str(f), "--steps", "20", "--points", "64", "--out", str(out), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "metrics.json").read_text())["metrics"]["steps"] == 20
+
+
+def test_bad_input_exits_2_without_traceback(tmp_path):
+    p = run("fit", "nope", "--out", str(tmp_path / "x"))
+    assert p.returncode == 2
+    assert "unknown name 'nope'" in p.stderr and "Traceback" not in p.stderr
+    assert p.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "poisson2d", "--model", "nope"], "model: unknown 'nope'"),
+    (["fit", "missing_file.py"], "does not exist"),
+    (["fit", "poisson2d", "--param", "a1"], "--param: expected NAME=VALUE"),
+    (["fit", "poisson2d", "--param", "b=1"], "bad parameters ['b']"),
+    (["fit", "poisson2d", "--steps", "2", "--out", "{blocker}/sub"], "--out: cannot create directory"),
+])
+def test_bad_input_messages(args, message, tmp_path, capsys):
+    from sciml.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args = [a.replace("{blocker}", str(blocker)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
