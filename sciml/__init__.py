@@ -8,22 +8,21 @@ from . import nn, ops, tasks
 from .conditions import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Robin
 from .errors import InputError
 from .fit import History, Result, StepInfo, fit, seed_everything
-try:  # TEMPORARY while geometry is being written
-    from .geometry import (
-        Box,
-        Difference,
-        Disk,
-        Intersection,
-        Interval,
-        Mesh,
-        Polygon,
-        Rectangle,
-        SpaceTime,
-        TimeDomain,
-        Union,
-    )
-except ImportError:
-    pass
+from .geometry import (
+    Boundary,
+    Box,
+    Difference,
+    Disk,
+    Domain,
+    Intersection,
+    Interval,
+    Mesh,
+    Polygon,
+    Rectangle,
+    SpaceTime,
+    TimeDomain,
+    Union,
+)
 from .ops import div, grad, hessian, laplacian, partial
 from .problem import Problem, Reference
 from .weighting import LRAnnealing
@@ -33,7 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Problem", "Reference", "fit", "Result", "History", "StepInfo", "seed_everything",
     "Dirichlet", "Neumann", "Robin", "Periodic", "Initial", "Observations", "HardConstraint",
-    "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
+    "Domain", "Boundary", "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
     "Union", "Intersection", "Difference",
-    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "LRAnnealing", "InputError",
+    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "tasks", "LRAnnealing", "InputError",
 ]

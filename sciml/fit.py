@@ -216,8 +216,9 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
               "seed": seed, "points": points, "sampling": sampling, "resample_every": resample_every,
               "model": type(model).__name__, "world_size": world}
 
-    loop = _Loop(trained, task, phases, factory=optimizer if callable(optimizer) else None, lr=lr, lbfgs_opts=lbfgs_opts, scheduler=scheduler, weights=weights,
-                 adapt=adapt, grad_clip=grad_clip, world=world)
+    loop = _Loop(trained, task, phases, factory=optimizer if callable(optimizer) else None, lr=lr,
+                 lbfgs_opts=lbfgs_opts, scheduler=scheduler, weights=weights, adapt=adapt, grad_clip=grad_clip,
+                 world=world)
     history = History()
     start = 0
     if resume is not None:

@@ -38,7 +38,7 @@ from .errors import InputError
 
 __all__ = [
     "grad", "partial", "laplacian", "hessian", "div", "Jet", "forward_derivatives", "jets_enabled",
-    "JetStack", "jet_input", "jet_linear", "jet_pointwise", "jet_output",
+    "JetStack", "jet_input", "jet_linear", "jet_pointwise", "jet_cat", "jet_output",
 ]
 
 
@@ -83,63 +83,90 @@ def _attached_jet(u: torch.Tensor, x: torch.Tensor) -> Jet | None:
 
 
 class JetStack:
-    """Value, first and diagonal second derivatives stacked on a leading axis: (1 + 2d, N, width).
+    """Value ``v`` (N, w), first derivatives ``d1`` (d, N, w) and pure second derivatives
+    ``d2`` (d, N, w) of a hidden layer, as separate tensors.
 
-    Row 0 is the value, rows 1..d the first derivatives ∂/∂x_i, rows d+1..2d the pure second
-    derivatives ∂²/∂x_i². Affine maps act on all rows in one matmul (bias on row 0 only), which
-    is what makes the forward pass cheaper than nested backward passes.
+    ``d1``/``d2`` may have a broadcast point axis of size 1 (derivatives that do not depend on
+    the point, e.g. right after the first affine map), and ``d2`` may be None (identically 0):
+    both save work in the early layers. Affine maps cost one matmul per stream; pointwise
+    functions apply the chain rule elementwise. ``JetStack(t, d)`` also accepts the three
+    streams stacked on a leading axis, ``t`` of shape (1 + 2d, N, w), and ``.t`` returns them so.
     """
 
-    __slots__ = ("t", "d")
+    __slots__ = ("v", "d1", "_d2", "d")
 
-    def __init__(self, t: torch.Tensor, d: int):
-        self.t, self.d = t, d
+    def __init__(self, t: torch.Tensor | None = None, d: int | None = None, *, v=None, d1=None, d2=None):
+        if t is not None:
+            d = int(d)
+            v, d1, d2 = t[0], t[1 : 1 + d], t[1 + d :]
+        self.v, self.d1, self._d2 = v, d1, d2
+        self.d = d1.shape[0]
 
     @property
     def value(self) -> torch.Tensor:
-        return self.t[0]
-
-    @property
-    def d1(self) -> torch.Tensor:
-        return self.t[1 : 1 + self.d]
+        return self.v
 
     @property
     def d2(self) -> torch.Tensor:
-        return self.t[1 + self.d :]
+        return torch.zeros_like(self.d1) if self._d2 is None else self._d2
+
+    @property
+    def t(self) -> torch.Tensor:
+        n = self.v.shape[0]
+        return torch.cat([self.v[None], self.d1.expand(self.d, n, -1), self.d2.expand(self.d, n, -1)], 0)
 
 
 def jet_input(x: torch.Tensor) -> JetStack:
-    """The jet of the identity map x -> x: (1 + 2d, N, d)."""
-    n, d = x.shape
-    eye = torch.eye(d, dtype=x.dtype, device=x.device)
-    d1 = eye[:, None, :].expand(d, n, d)
-    d2 = torch.zeros(d, n, d, dtype=x.dtype, device=x.device)
-    return JetStack(torch.cat([x[None], d1, d2], 0), d)
+    """The jet of the identity map x -> x (first derivatives e_i, second derivatives 0)."""
+    d = x.shape[1]
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)[:, None, :]  # (d, 1, d): same at every point
+    return JetStack(v=x, d1=eye, d2=None)
 
 
 def jet_linear(j: JetStack, weight: torch.Tensor, bias: torch.Tensor | None = None) -> JetStack:
     """Affine map ``v W^T + b`` applied to a jet (derivatives get no bias)."""
-    t = j.t @ weight.T
+    v = j.v @ weight.T
     if bias is not None:
-        t = torch.cat([t[:1] + bias, t[1:]], 0)
-    return JetStack(t, j.d)
+        v = v + bias
+    return JetStack(v=v, d1=j.d1 @ weight.T, d2=None if j._d2 is None else j._d2 @ weight.T)
 
 
-def jet_pointwise(j: JetStack, f: Callable, df: Callable, d2f: Callable) -> JetStack:
+def jet_pointwise(j: JetStack, f, df: Callable | None = None, d2f: Callable | None = None) -> JetStack:
     """Pointwise function with its first two derivatives: chain rule on every stream.
 
     (f∘v)' = f'(v) v',   (f∘v)'' = f''(v) v'² + f'(v) v''.
+    ``f`` is an :class:`~sciml.nn.Activation` (which may share work between f, f', f''), or
+    three callables ``f, df, d2f``.
     """
-    v, d1, d2 = j.value, j.d1, j.d2
-    s1, s2 = df(v), d2f(v)
-    out = torch.cat([f(v)[None], s1 * d1, s2 * d1 * d1 + s1 * d2], 0)
-    return JetStack(out, j.d)
+    v, d1 = j.v, j.d1
+    if df is None:
+        fv, s1, s2 = f.with_derivatives(v)
+    else:
+        fv, s1, s2 = f(v), df(v), d2f(v)
+    d1_out = s1 * d1
+    if j._d2 is None:  # (d1 * d1 is small when d1 is the same at every point, as after the input layer)
+        d2 = s2 * (d1 * d1)
+    else:  # s1·d2 + s2·d1², fused
+        d2 = torch.addcmul(s1 * j._d2, s2 * d1, d1)
+    return JetStack(v=fv, d1=d1_out, d2=d2)
+
+
+def jet_cat(jets: Sequence[JetStack]) -> JetStack:
+    """Concatenate jets along the feature axis."""
+    n = max(j.v.shape[0] for j in jets)
+    d = jets[0].d
+    d1 = torch.cat([j.d1.expand(d, n, -1) for j in jets], -1)
+    d2 = None if all(j._d2 is None for j in jets) else torch.cat([j.d2.expand(d, n, -1) for j in jets], -1)
+    return JetStack(v=torch.cat([j.v for j in jets], -1), d1=d1, d2=d2)
 
 
 def jet_output(j: JetStack, x: torch.Tensor) -> torch.Tensor:
     """Return the value (N, k) with its :class:`Jet` attached for the operators to find."""
-    u = j.value
-    u._sciml_jet = Jet(x, j.d1.permute(1, 2, 0), j.d2.permute(1, 2, 0))
+    u = j.v
+    n = u.shape[0]
+    d1 = j.d1.expand(j.d, n, -1).permute(1, 2, 0)
+    d2 = j.d2.expand(j.d, n, -1).permute(1, 2, 0)
+    u._sciml_jet = Jet(x, d1, d2)
     return u
 
 

@@ -20,12 +20,31 @@ class Activation:
     df: Callable[[torch.Tensor], torch.Tensor]
     d2f: Callable[[torch.Tensor], torch.Tensor]
 
+    fused: Callable[[torch.Tensor], tuple] | None = None
+
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         return self.f(v)
+
+    def with_derivatives(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(f(v), f'(v), f''(v)), sharing work where the activation allows."""
+        if self.fused is not None:
+            return self.fused(v)
+        return self.f(v), self.df(v), self.d2f(v)
 
 
 def _tanh_d1(v):
     return 1 - torch.tanh(v) ** 2
+
+
+def _tanh_all(v):
+    t = torch.tanh(v)
+    s1 = 1 - t * t
+    return t, s1, -2 * t * s1
+
+
+def _sin_all(v):
+    s = torch.sin(v)
+    return s, torch.cos(v), -s
 
 
 def _tanh_d2(v):
@@ -57,8 +76,8 @@ def _silu_d2(v):
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("tanh", torch.tanh, _tanh_d1, _tanh_d2),
-        Activation("sin", torch.sin, torch.cos, lambda v: -torch.sin(v)),
+        Activation("tanh", torch.tanh, _tanh_d1, _tanh_d2, _tanh_all),
+        Activation("sin", torch.sin, torch.cos, lambda v: -torch.sin(v), _sin_all),
         Activation("cos", torch.cos, lambda v: -torch.sin(v), lambda v: -torch.cos(v)),
         Activation("gelu", lambda v: v * _Phi(v), lambda v: _Phi(v) + v * _phi(v), lambda v: _phi(v) * (2 - v * v)),
         Activation("silu", torch.nn.functional.silu, _silu_d1, _silu_d2),

@@ -88,8 +88,8 @@ class MLP(nn.Module):
             z = ops.jet_linear(j, self.fourier_B)
             s = ops.jet_pointwise(z, torch.sin, torch.cos, lambda v: -torch.sin(v))
             c = ops.jet_pointwise(z, torch.cos, lambda v: -torch.sin(v), lambda v: -torch.cos(v))
-            j = ops.JetStack(torch.cat([s.t, c.t], -1), j.d)
+            j = ops.jet_cat([s, c])
         for layer in self.layers[:-1]:
-            j = ops.jet_pointwise(ops.jet_linear(j, layer.weight, layer.bias), self.act.f, self.act.df, self.act.d2f)
+            j = ops.jet_pointwise(ops.jet_linear(j, layer.weight, layer.bias), self.act)
         last = self.layers[-1]
         return ops.jet_output(ops.jet_linear(j, last.weight, last.bias), x)

@@ -73,7 +73,7 @@ class PDETask(Task):
         return trained
 
     def _to(self, t: torch.Tensor, grad: bool) -> torch.Tensor:
-        t = t.to(self.ctx.device, self.ctx.dtype)
+        t = t.detach().to(self.ctx.device, self.ctx.dtype)  # never mark the caller's tensor
         return t.requires_grad_(True) if grad else t
 
     def _sample(self) -> None:
