@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/sciml demo --out runs/demo
 
+# One BLAS/OpenMP thread per test process, two processes (pytest-xdist) for the two cores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check sciml problems solvers tests benchmarks

@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent("""
 def test_two_ranks_stay_identical(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                         str(script), str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))

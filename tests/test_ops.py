@@ -97,3 +97,11 @@ def test_bad_inputs():
         MLP(2, 1)(torch.zeros(4, 3))
     with pytest.raises(sm.InputError, match="activation"):
         MLP(2, 1, activation="nope")
+
+
+def test_mlp_rejects_wrong_dtype():
+    m = MLP(2, 1)
+    with pytest.raises(sm.InputError, match="points are float64 but the model is float32"):
+        m(torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(sm.InputError, match="points are int64"):
+        m(torch.zeros(3, 2, dtype=torch.int64))

@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.stats import qmc
 
 from ..errors import InputError
 
@@ -60,6 +59,8 @@ class UnitStream:
         self.rng = rng
         self.sobol = None
         if method == "sobol":
+            from scipy.stats import qmc  # imported here: scipy.stats takes seconds to import
+
             self.sobol = qmc.Sobol(self.k, scramble=True, rng=int(rng.integers(2**63 - 1)))
 
     def draw(self, m: int) -> np.ndarray:

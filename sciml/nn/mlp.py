@@ -65,6 +65,10 @@ class MLP(nn.Module):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_dim:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise InputError(f"x: expected points of shape (N, {self.in_dim}), got {shape}")
+        dtype = self.layers[0].weight.dtype
+        if x.dtype != dtype:
+            raise InputError(f"x: points are {str(x.dtype).replace('torch.', '')} but the model is "
+                             f"{str(dtype).replace('torch.', '')}; convert one (fit(..., dtype=...) does both)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
