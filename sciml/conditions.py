@@ -283,10 +283,18 @@ class HardConstraint(nn.Module):
         return self.domain.distance(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with ops.forward_derivatives(False):  # derivatives of the product come from autograd
-            n = self.net(x)
+        n = self.net(x)
         g = evaluate_value(self.condition.value, x, n.shape[1], f"hard {self.condition.kind}")
-        return g + self.distance(x) * n
+        phi = self.distance(x)
+        u = g + phi * n
+        jet = ops.attached_jet(n, x)
+        if jet is not None:  # the network pushed derivatives forward: product rule, no nested backward
+            g1, g2 = ops.autograd_jet(g, x)
+            p1, p2 = ops.autograd_jet(phi, x)
+            d1 = g1 + p1 * n[..., None] + phi[..., None] * jet.d1
+            d2 = g2 + p2 * n[..., None] + 2 * p1 * jet.d1 + phi[..., None] * jet.d2
+            ops.attach_jet(u, x, d1, d2)
+        return u
 
 
 def constrain(model: nn.Module, domain, conditions) -> tuple[nn.Module, list[Condition]]:

@@ -38,7 +38,8 @@ from .errors import InputError
 
 __all__ = [
     "grad", "partial", "laplacian", "hessian", "div", "Jet", "forward_derivatives", "jets_enabled",
-    "JetStack", "jet_input", "jet_linear", "jet_pointwise", "jet_cat", "jet_output",
+    "JetStack", "jet_input", "jet_linear", "jet_pointwise", "jet_cat", "jet_output", "attached_jet", "attach_jet",
+    "autograd_jet",
 ]
 
 
@@ -168,6 +169,29 @@ def jet_output(j: JetStack, x: torch.Tensor) -> torch.Tensor:
     d2 = j.d2.expand(j.d, n, -1).permute(1, 2, 0)
     u._sciml_jet = Jet(x, d1, d2)
     return u
+
+
+def attached_jet(u: torch.Tensor, x: torch.Tensor) -> Jet | None:
+    """The :class:`Jet` of ``u`` with respect to ``x`` if a model attached one, else None."""
+    return _attached_jet(u, x)
+
+
+def attach_jet(u: torch.Tensor, x: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+    """Attach derivatives ``d1``, ``d2`` (N, k, d) of ``u`` (N, k) with respect to ``x``."""
+    u._sciml_jet = Jet(x, d1, d2)
+    return u
+
+
+def autograd_jet(y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d1, d2) of ``y`` (N, k) with respect to ``x`` (N, d) by autograd, both (N, k, d).
+
+    For the small closed-form factors of a model (distance functions, boundary values) whose
+    jets are combined with a network's forward jet by the product rule.
+    """
+    d1 = torch.stack([_autograd(y[:, c], x) for c in range(y.shape[1])], 1)
+    d2 = torch.stack([torch.stack([_autograd(d1[:, c, i], x)[:, i] for i in range(x.shape[1])], -1)
+                      for c in range(y.shape[1])], 1)
+    return d1, d2
 
 
 # ----------------------------------------------------------------------------------------------

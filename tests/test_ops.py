@@ -105,3 +105,17 @@ def test_mlp_rejects_wrong_dtype():
         m(torch.zeros(3, 2, dtype=torch.float64))
     with pytest.raises(sm.InputError, match="points are int64"):
         m(torch.zeros(3, 2, dtype=torch.int64))
+
+
+def test_hard_constraint_jet_equals_autograd():
+    problem_domain = sm.Rectangle((0.0, -1.0), (2.0, 1.0))
+    cond = sm.Dirichlet(problem_domain.boundary, lambda x: (x[:, 0] ** 2 * torch.sin(x[:, 1]))[:, None], hard=True)
+    torch.manual_seed(0)
+    model = sm.HardConstraint(MLP(2, 1, 10, 2).double(), cond, problem_domain)
+    x = problem_domain.sample(30, 0).requires_grad_(True)
+    u_ad = model(x)
+    with ops.forward_derivatives():
+        u_fw = model(x)
+    assert ops.attached_jet(u_fw, x) is not None and ops.attached_jet(u_ad, x) is None
+    for f in (lambda u: sm.laplacian(u, x), lambda u: sm.grad(u, x), lambda u: sm.partial(u, x, 0, 1)):
+        torch.testing.assert_close(f(u_fw), f(u_ad), rtol=1e-10, atol=1e-10)
