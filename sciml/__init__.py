@@ -4,7 +4,7 @@ Define a PDE in a few lines and ``fit`` a model to it; solve PDE linear systems 
 and learned Krylov methods; learn solution operators; regularise neural ODEs by their solver.
 """
 
-from . import nn, ops, tasks
+from . import nn, ode, ops, tasks
 from .conditions import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Robin
 from .errors import InputError
 from .fit import History, Result, StepInfo, fit, seed_everything
@@ -34,5 +34,5 @@ __all__ = [
     "Dirichlet", "Neumann", "Robin", "Periodic", "Initial", "Observations", "HardConstraint",
     "Domain", "Boundary", "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
     "Union", "Intersection", "Difference",
-    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "tasks", "LRAnnealing", "InputError",
+    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "ode", "tasks", "LRAnnealing", "InputError",
 ]

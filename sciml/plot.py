@@ -91,7 +91,7 @@ def plot_fields(points, fields: Mapping[str, object], path: str | os.PathLike, t
                 labels: Sequence[str] = ("x", "y")) -> Path:
     """Several scalar fields on the same points side by side (e.g. prediction, reference, error)."""
     points = _np(points)
-    fig, axes = plt.subplots(1, len(fields), figsize=(4.6 * len(fields), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(fields), figsize=(5.2 * len(fields), 4), squeeze=False, layout="constrained")
     for ax, (name, vals) in zip(axes[0], fields.items()):
         im = _draw_field(ax, points, _np(vals).reshape(-1), _np(triangles) if triangles is not None else None,
                          tuple(labels))
