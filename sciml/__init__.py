@@ -4,7 +4,8 @@ Define a PDE in a few lines and ``fit`` a model to it; solve PDE linear systems 
 and learned Krylov methods; learn solution operators; regularise neural ODEs by their solver.
 """
 
-from . import nn, ode, ops, tasks
+from . import data, linalg, losses, nn, ode, ops, tasks
+from .causal import CausalWeighting
 from .conditions import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Robin
 from .errors import InputError
 from .fit import History, Result, StepInfo, fit, seed_everything
@@ -23,6 +24,7 @@ from .geometry import (
     TimeDomain,
     Union,
 )
+from .losses import RelativeH1, RelativeL2
 from .ops import div, grad, hessian, laplacian, partial
 from .problem import Problem, Reference
 from .weighting import LRAnnealing
@@ -34,5 +36,6 @@ __all__ = [
     "Dirichlet", "Neumann", "Robin", "Periodic", "Initial", "Observations", "HardConstraint",
     "Domain", "Boundary", "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
     "Union", "Intersection", "Difference",
-    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "ode", "tasks", "LRAnnealing", "InputError",
+    "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "ode", "tasks", "linalg", "data", "losses",
+    "RelativeL2", "RelativeH1", "CausalWeighting", "LRAnnealing", "InputError",
 ]

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .activations import Activation, activation
+from .deeponet import DeepONet
+from .lpinn import LPINN
+from .mgno import MgNO
 from .mlp import MLP
+from .multionet import MultiONet
+from .pig import PIG
 
 
 def _mlp(problem, width: int = 64, depth: int = 4, activation: str = "tanh", fourier_features: int | None = None):
@@ -17,7 +22,13 @@ def _mlp(problem, width: int = 64, depth: int = 4, activation: str = "tanh", fou
                fourier_features=fourier_features, input_bounds=(lo, hi))
 
 
-MODELS = {"mlp": _mlp}
+def _pig(problem, n_gaussians: int = 800, channels: int = 4, sigma: float = 0.1, **_unused):
+    lo, hi = problem.domain.bounds
+    return PIG(problem.dim, problem.output_dim, n_gaussians=n_gaussians, channels=channels,
+               bounds=(tuple(lo), tuple(hi)), sigma=sigma)
+
+
+MODELS = {"mlp": _mlp, "pig": _pig}
 
 
 def build(name: str, problem, **options):
@@ -27,4 +38,4 @@ def build(name: str, problem, **options):
     return MODELS[name](problem, **{k: v for k, v in options.items() if v is not None})
 
 
-__all__ = ["MLP", "Activation", "activation", "build", "MODELS"]
+__all__ = ["MLP", "PIG", "LPINN", "DeepONet", "MultiONet", "MgNO", "Activation", "activation", "build", "MODELS"]

@@ -1,0 +1,336 @@
+"""Linear solvers side by side: CG, pyamg SA/RS-PCG, our geometric MG-PCG, DCDM, learned-MG-PCG.
+
+Problems (reference §4 adapted to 2-D + 3-D Poisson): 2-D Dirichlet Poisson, variable-coefficient
+Darcy (piecewise-constant 12/3 field from a cosine GRF), a domain with a solid disk obstacle (no-flux
+walls and obstacle, Dirichlet top: the "open top" variant), 3-D 7-point Poisson. Tolerances 1e-4
+and 1e-8 relative; x0 = 0; b ~ N(0, I) (zero in solid cells), seed 0. Setup (AMG hierarchy,
+multigrid hierarchy) is timed apart from the solve; training of the learned solvers is reported in
+its own section (done once, then cached in sciml.data.cache_dir()). All solvers run single-threaded
+on the CPU (torch.set_num_threads(1); OMP/OpenBLAS/MKL threads 1 for NumPy/SciPy/pyamg).
+
+    python benchmarks/linear_solvers.py [--quick]
+
+writes benchmarks/results/linear_solvers[_quick].json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# Single-threaded everything, set before NumPy loads its BLAS: multithreaded OpenBLAS made pyamg's SA
+# setup ~6× slower in wall time on this shared 2-core machine (measured: 16 s vs 2.7 s at 512²).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import markdown_table, write_results  # noqa: E402
+from sciml.linalg import AMG, DCDM, LearnedMultigrid, Multigrid, Stencil, cg  # noqa: E402
+
+SEED = 0
+DCDM_MAXITER = 300  # DCDM (float32 network, window 2) can stall far above 1e-8: bound its cost
+TOLS = (1e-4, 1e-8)
+SIZES = {
+    "quick": {"2d": (64, 128, 256), "3d": (16, 32), "dcdm2d": (64, 128), "dcdm3d": ()},
+    "full": {"2d": (64, 128, 256, 512, 1024), "3d": (32, 64), "dcdm2d": (64, 128, 256), "dcdm3d": (16, 32)},
+}
+TRAIN = {
+    "quick": {
+        "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
+        "dcdm3d": dict(shape=(12, 12, 12), steps=60, batch=4, ritz=100),
+        "lmg2d": dict(shape=(64, 64), steps=60),
+        "lmg3d": dict(shape=(16, 16, 16), steps=30),
+    },
+    "full": {
+        "dcdm2d": dict(shape=(64, 64), steps=600, batch=8, ritz=400),
+        "dcdm3d": dict(shape=(16, 16, 16), steps=200, batch=4, ritz=300),
+        "lmg2d": dict(shape=(64, 64), steps=150),
+        "lmg3d": dict(shape=(16, 16, 16), steps=80),
+    },
+}
+
+
+# --- problems ---------------------------------------------------------------------------------------------
+def darcy(n: int) -> Stencil:
+    from sciml.data.fields import darcy_coefficient
+
+    a = darcy_coefficient(np.random.default_rng(SEED), n + 2, "smooth")
+    return Stencil((n, n), a)
+
+
+def obstacle(n: int) -> Stencil:
+    """No-flux box with a disk of radius 0.2 n at (0.5, 0.35) n, Dirichlet (open) top side."""
+    y, x = np.mgrid[:n, :n] + 0.5
+    solid = (x - 0.5 * n) ** 2 + (y - 0.35 * n) ** 2 < (0.2 * n) ** 2
+    return Stencil((n, n), solid=solid, bc=("neumann", "dirichlet", "neumann", "neumann"))
+
+
+PROBLEMS = {
+    "poisson2d": lambda n: Stencil.poisson((n, n)),
+    "darcy2d": darcy,
+    "obstacle2d": obstacle,
+    "poisson3d": lambda n: Stencil.poisson((n, n, n)),
+}
+
+
+def rhs(st: Stencil) -> np.ndarray:
+    b = np.random.default_rng(SEED).standard_normal(st.n)
+    return b if st.solid is None else np.where(st.solid.numpy().ravel(), 0.0, b)
+
+
+# --- solvers: each returns rows for both tolerances ------------------------------------------------------
+def run_pcg(name, st, b, make_M):
+    rows = []
+    t0 = time.perf_counter()
+    M = make_M() if make_M else None
+    setup = time.perf_counter() - t0 if make_M else 0.0
+    A = st.to_sparse() if name in ("cg", "sa-pcg", "rs-pcg") else st
+    for tol in TOLS:
+        x, info = cg(A, b, M=M, rtol=tol, maxiter=20000)
+        rows.append(row(name, tol, info, setup))
+    return rows
+
+
+def run_dcdm(model, st, b):
+    """DCDM with the paper's window of 2 directions, and with 16 (closer to flexible GCR)."""
+    rows = []
+    for window, name in ((2, "dcdm"), (16, "dcdm-k16")):
+        for tol in TOLS:
+            x, info = model.solve(st, b, rtol=tol, maxiter=DCDM_MAXITER, window=window)
+            rows.append(row(name, tol, info, 0.0, network=info.extra["network_time"]))
+    return rows
+
+
+def row(name, tol, info, setup, network=None):
+    r = {
+        "solver": name,
+        "tol": tol,
+        "its": info.iterations,
+        "setup_s": setup,
+        "solve_s": info.time,
+        "total_s": setup + info.time,
+        "rel_res": info.final_residual,
+        "converged": info.converged,
+    }
+    if network is not None:
+        r["network_s"] = network
+    return r
+
+
+# --- training -------------------------------------------------------------------------------------------
+def trained_models(mode: str, log) -> dict:
+    cfg = TRAIN[mode]
+    out = {}
+    for key in ("dcdm2d", "dcdm3d"):
+        name = f"bench-{mode}-{key}"
+        if DCDM.exists(name):
+            out[key] = DCDM.load(name)
+        else:
+            c = dict(cfg[key])
+            log(f"training {name} on {c['shape']}")
+            out[key] = DCDM.train(Stencil.poisson(c.pop("shape")), seed=SEED, **c)
+            out[key].save(name)
+    for key in ("lmg2d", "lmg3d"):
+        name = f"bench-{mode}-{key}"
+        c = dict(cfg[key])
+        shape = c.pop("shape")
+        if LearnedMultigrid.exists(name):
+            out[key] = LearnedMultigrid.load(name, Stencil.poisson(shape))
+        else:
+            log(f"training {name} on {shape}")
+            out[key] = LearnedMultigrid.train(Stencil.poisson(shape), seed=SEED, **c)
+            out[key].save(name)
+    return out
+
+
+def warm_up(models) -> None:
+    """Run every solver once on tiny grids so that first-call costs (library loading, kernel
+    initialisation) are not timed in the first measured case."""
+    for dim in (2, 3):
+        st = Stencil.poisson((16,) * dim if dim == 2 else (8,) * 3)
+        b = rhs(st)
+        for M in (None, AMG(st, "sa"), AMG(st, "rs"), Multigrid(st), Multigrid(st, smoother="rbgs"),
+                  LearnedMultigrid(st, models[f"lmg{dim}d"].params)):
+            cg(st.to_sparse() if isinstance(M, AMG) or M is None else st, b, M=M)
+        models[f"dcdm{dim}d"].solve(st, b, maxiter=3)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    torch.set_num_threads(1)
+    log = lambda s: print(s, flush=True)
+    models = trained_models(mode, log)
+    warm_up(models)
+    sizes = SIZES[mode]
+    results = []
+    for prob, make in PROBLEMS.items():
+        dim = 3 if prob.endswith("3d") else 2
+        for n in sizes[f"{dim}d"]:
+            st = make(n)
+            b = rhs(st)
+            lmg = models[f"lmg{dim}d"]
+            runs = [
+                ("cg", None),
+                ("sa-pcg", lambda st=st: AMG(st, "sa")),
+                ("rs-pcg", lambda st=st: AMG(st, "rs")),
+                ("mg-pcg", lambda st=st: Multigrid(st)),
+                ("mg-pcg-rbgs", lambda st=st: Multigrid(st, smoother="rbgs")),
+                ("learned-mg-pcg", lambda st=st, lmg=lmg: LearnedMultigrid(st, lmg.params)),
+            ]
+            rows = []
+            for name, make_M in runs:
+                rows += run_pcg(name, st, b, make_M)
+            if n in sizes[f"dcdm{dim}d"]:
+                rows += run_dcdm(models[f"dcdm{dim}d"], st, b)
+            for r in rows:
+                r.update(problem=prob, n=n, unknowns=st.n)
+                log(
+                    f"{prob} {n} {r['solver']} tol {r['tol']:.0e}: {r['its']} its, {r['total_s']:.3g} s "
+                    f"(setup {r['setup_s']:.3g}), res {r['rel_res']:.2e}"
+                )
+            results += rows
+    goals = evaluate_goals(results, sizes)
+    payload = {
+        "mode": mode,
+        "seed": SEED,
+        "tolerances": TOLS,
+        "sizes": sizes,
+        "training": {k: m.meta for k, m in models.items()},
+        "learned_mg_weights": {k: models[k].effective_weights() for k in ("lmg2d", "lmg3d")},
+        "goals": goals,
+        "results": results,
+    }
+    write_results(f"linear_solvers{'_quick' if args.quick else ''}", payload, tables(results), goal_notes(goals))
+    return 0
+
+
+# --- goals and tables -------------------------------------------------------------------------------------
+def pick(results, **kw):
+    return [r for r in results if all(r[k] == v for k, v in kw.items())]
+
+
+def evaluate_goals(results, sizes) -> dict:
+    goals = {"growth": [], "mg_vs_sa": [], "learned_vs_mg": []}
+    for prob in PROBLEMS:
+        dim = 3 if prob.endswith("3d") else 2
+        for tol in TOLS:
+            for solver, key in (
+                ("dcdm", f"dcdm{dim}d"),
+                ("dcdm-k16", f"dcdm{dim}d"),
+                ("learned-mg-pcg", f"{dim}d"),
+                ("mg-pcg", f"{dim}d"),
+                ("cg", f"{dim}d"),
+            ):
+                ns = sizes[key]
+                if not ns:
+                    continue
+                lo = pick(results, problem=prob, tol=tol, solver=solver, n=ns[0])
+                hi = pick(results, problem=prob, tol=tol, solver=solver, n=ns[-1])
+                if lo and hi:
+                    g = hi[0]["its"] / max(lo[0]["its"], 1)
+                    goals["growth"].append(
+                        {
+                            "problem": prob,
+                            "tol": tol,
+                            "solver": solver,
+                            "from_n": ns[0],
+                            "to_n": ns[-1],
+                            "its": [lo[0]["its"], hi[0]["its"]],
+                            "growth": g,
+                            "converged": lo[0]["converged"] and hi[0]["converged"],
+                            "met_25pct": g <= 1.25 and hi[0]["converged"],
+                        }
+                    )
+            n = sizes[f"{dim}d"][-1]
+            mg = pick(results, problem=prob, tol=tol, solver="mg-pcg", n=n)[0]
+            sa = pick(results, problem=prob, tol=tol, solver="sa-pcg", n=n)[0]
+            goals["mg_vs_sa"].append(
+                {
+                    "problem": prob,
+                    "tol": tol,
+                    "n": n,
+                    "mg_total_s": mg["total_s"],
+                    "sa_total_s": sa["total_s"],
+                    "ratio": mg["total_s"] / sa["total_s"],
+                    "met": mg["total_s"] <= sa["total_s"],
+                }
+            )
+            for n in sizes[f"{dim}d"]:
+                lm = pick(results, problem=prob, tol=tol, solver="learned-mg-pcg", n=n)[0]
+                mg = pick(results, problem=prob, tol=tol, solver="mg-pcg", n=n)[0]
+                goals["learned_vs_mg"].append(
+                    {
+                        "problem": prob,
+                        "tol": tol,
+                        "n": n,
+                        "learned_its": lm["its"],
+                        "mg_its": mg["its"],
+                        "ratio": lm["its"] / max(mg["its"], 1),
+                        "met_half": lm["its"] <= 0.5 * mg["its"],
+                    }
+                )
+    return goals
+
+
+SOLVERS = ("cg", "sa-pcg", "rs-pcg", "mg-pcg", "mg-pcg-rbgs", "learned-mg-pcg", "dcdm", "dcdm-k16")
+
+
+def tables(results) -> str:
+    out = []
+    for tol in TOLS:
+        its_rows, time_rows = [], []
+        keys = sorted({(r["problem"], r["n"]) for r in results}, key=lambda k: (list(PROBLEMS).index(k[0]), k[1]))
+        for prob, n in keys:
+            a = {"problem": prob, "grid": f"{n}^{3 if prob.endswith('3d') else 2}"}
+            b = dict(a)
+            for s in SOLVERS:
+                r = pick(results, problem=prob, n=n, tol=tol, solver=s)
+                if r:
+                    a[s] = f"{r[0]['its']}" + ("" if r[0]["converged"] else "✗")
+                    b[s] = f"{r[0]['total_s']:.3g}" + (f" ({r[0]['setup_s']:.2g})" if r[0]["setup_s"] else "")
+            its_rows.append(a)
+            time_rows.append(b)
+        out.append(
+            f"## Iterations to ‖r‖ ≤ {tol:g}‖b‖ (✗: not converged)\n\n"
+            + markdown_table(its_rows, ["problem", "grid", *SOLVERS])
+        )
+        out.append(
+            f"## Wall time, s, setup included (setup in parentheses), tol {tol:g}\n\n"
+            + markdown_table(time_rows, ["problem", "grid", *SOLVERS])
+        )
+    return "\n\n".join(out)
+
+
+def goal_notes(goals) -> str:
+    lines = ["## Goals", "", "Iteration growth smallest → largest size (goal for DCDM / learned MG: ≤ 1.25):", ""]
+    lines += [
+        f"- {g['problem']} tol {g['tol']:g} {g['solver']}: {g['its'][0]} → {g['its'][1]} its "
+        f"({g['from_n']} → {g['to_n']}), ×{g['growth']:.2f}" + ("" if g["converged"] else " (not converged)")
+        for g in goals["growth"]
+    ]
+    lines += ["", "MG-PCG total time vs pyamg SA-PCG total time at the largest size (goal ≤ 1):", ""]
+    lines += [
+        f"- {g['problem']} {g['n']} tol {g['tol']:g}: {g['mg_total_s']:.3g} s vs {g['sa_total_s']:.3g} s "
+        f"(×{g['ratio']:.2f})"
+        for g in goals["mg_vs_sa"]
+    ]
+    lines += ["", "Learned-MG-PCG iterations / untrained MG-PCG iterations (goal ≤ 0.5):", ""]
+    lines += [
+        f"- {g['problem']} {g['n']} tol {g['tol']:g}: {g['learned_its']} / {g['mg_its']} = {g['ratio']:.2f}"
+        for g in goals["learned_vs_mg"]
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

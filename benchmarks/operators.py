@@ -1,0 +1,437 @@
+"""Neural operators on datasets made by ``solvers/``: MgNO vs FNO, MultiONet vs DeepONet, PI variants.
+
+Sections (each trained with :func:`sciml.fit` on :func:`sciml.data.load` datasets, CPU-sized):
+
+* ``darcy_smooth``: Darcy smooth (α=2, τ=3, a ∈ {12, 3}), 64², 1000 train / 100 val / 100 test
+  (seeds 0 / 2 / 1). MgNO (the reference's Darcy config: 4 layers, 24 channels, 6 levels,
+  572,661 parameters; Adam 5e-4, wd 1e-4, batch 8, one-cycle, Fourier-truncated relative H¹ loss),
+  FNO from the ``neuraloperator`` package (n_modes 24×24 = 12 per corner as in FNO's
+  ``fourier_2d.py``, width 32, 4 layers, domain padding 0.125; Adam 1e-3, wd 1e-4, batch 20,
+  one-cycle, relative L2 loss), DeepONet and MultiONet of equal size (branch 4096→128×5,
+  trunk 2→128×5, ReLU, cartesian evaluation on the grid; Adam 1e-3, batch 20, relative L2 loss;
+  MultiONet sums the last 4 depths; with SiLU or tanh both stalled at the mean field, rel. L2 ≈ 0.25,
+  in a 64² run and a 32² trial, so ReLU). Same data for all; MgNO and FNO the same epochs, DeepONet
+  and MultiONet (cheap per epoch) more epochs, the same for both.
+* ``darcy_rough``: Darcy rough (α=2, τ=5, a ∈ {12, 2}), 64²: MgNO vs FNO.
+* ``antiderivative``: DeepONet [100,40,40]/[1,40,40] ReLU (lululxvi/deeponet), 10,000 train
+  triples, full batch, Adam 1e-3 then L-BFGS (the reference: 50,000 Adam steps — beyond this CPU),
+  best of evaluations every 100 steps on 1,000 validation triples;
+  test MSE on 100,000 triples (10,000 in quick mode); MultiONet of the same widths (sum of 2 depths).
+* ``physics``: Darcy smooth without labels: PI-MgNO (FD energy of :class:`DarcyResidualFD`, zero
+  boundary), PI-MultiONet (weak form with Wendland test functions, sin·sin mollifier); test relative
+  L2 against the solver.
+
+Every model's test numbers are taken at its best validation epoch. All inputs/outputs normalised
+with per-channel Gaussian statistics of the training set (FNO's practice) except the PI models,
+which see no labels (output scale f/(8·mean a)). Writes ``benchmarks/results/operators.json`` and
+``operators.md`` with machine, versions, seeds and the anchors of the reference beside our numbers.
+
+    python benchmarks/operators.py            # the full CPU run (hours on 2 cores)
+    python benchmarks/operators.py --quick    # minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sciml.data as sd  # noqa: E402
+from sciml.data.normalize import Normalized  # noqa: E402
+from sciml.fit import fit  # noqa: E402
+from sciml.losses import (  # noqa: E402
+    MSE,
+    DarcyResidualFD,
+    RelativeH1,
+    RelativeL2,
+    WeakFormResidual,
+    zero_boundary,
+)
+from sciml.nn.deeponet import DeepONet, GridOperator  # noqa: E402
+from sciml.nn.mgno import MgNO  # noqa: E402
+from sciml.nn.multionet import MultiONet  # noqa: E402
+from sciml.tasks.dataset import DatasetTask  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ANCHORS = {
+    "darcy_smooth": "MgNO 211²: L2 0.176e-2, H1 0.576e-2; FNO2D 211²: L2 0.706e-2 (HANO table), FNO paper 85²: 1.08e-2",
+    "darcy_rough": "MgNO 256²: L2 0.339e-2, H1 1.380e-2; FNO2D: L2 1.782e-2",
+    "antiderivative": "DeepONet test MSE 9.27e-7 (50,000 steps)",
+    "multionet": "MultiONet/DeepONet error ratio 0.33–0.9 (Darcy smooth 0.48%/0.63%, Burgers 0.50%/1.45%)",
+    "physics": "DGNO paper, Darcy smooth 29²: PI-MultiONet 0.69%, PI-DeepONet 1.16% (10k+ epochs, GPU)",
+}
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+
+
+def adam(lr: float, wd: float):
+    return lambda params: torch.optim.Adam(params, lr=lr, weight_decay=wd)
+
+
+class ZeroBoundary(nn.Module):
+    """``model`` with a hard homogeneous Dirichlet condition on the grid boundary."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return zero_boundary(self.model(a))
+
+
+class Scaled(nn.Module):
+    """Fixed input standardisation and output scale (for models trained without labels)."""
+
+    def __init__(self, model: nn.Module, in_mean: float, in_std: float, out_scale: float):
+        super().__init__()
+        self.model, self.in_mean, self.in_std, self.out_scale = model, in_mean, in_std, out_scale
+
+    def forward(self, a: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        return self.out_scale * self.model((a - self.in_mean) / self.in_std, *rest)
+
+
+def test_metrics(task: DatasetTask, model: nn.Module, test: sd.FieldDataset) -> dict:
+    """Relative L2 / H1 (finite-difference and the MgNO Fourier-truncated one) on ``test``."""
+    task.restore_best(model)
+    data = test.to(task.ctx.dtype, task.ctx.device)
+    pred, target = task.predict(model, data), data.fields[data.target]
+    out = {"test_rel_l2": float(RelativeL2().per_sample(pred, target).mean())}
+    if pred.dim() == 4:
+        out["test_rel_h1"] = float(RelativeH1(method="fourier").per_sample(pred, target).mean())
+        out["test_rel_h1_fd"] = float(RelativeH1().per_sample(pred, target).mean())
+    return out
+
+
+def log_epochs(info) -> bool:
+    """fit callback: one line per evaluation (the benchmark runs for a long time)."""
+    if info.record.get("val_rel_l2") is not None:
+        print(f"      step {info.step + 1}: val rel L2 {info.record['val_rel_l2']:.4f}, "
+              f"{info.record['time']:.0f} s", flush=True)
+    return False
+
+
+def train(name: str, model: nn.Module, train_set, val_set, test_set, *, epochs: int, loss, lr: float,
+          batch_size: int, wd: float = 1e-4, scheduler: str | None = "onecycle", seed: int = 0) -> dict:
+    """Train with fit, return params, timing, best epoch and test metrics at the best validation epoch."""
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {n_params(model):,} params, {epochs} epochs", flush=True)
+    task = DatasetTask(train_set, loss=loss, batch_size=batch_size, validation=val_set)
+    result = fit(model, task, epochs=epochs, optimizer=adam(lr, wd), lr=lr, scheduler=scheduler, seed=seed,
+                 progress=False, callbacks=[log_epochs])
+    row = {
+        "model": name,
+        "params": n_params(model),
+        "epochs": epochs,
+        "s_per_epoch": result.metrics["time"] / epochs,
+        "best_epoch": task.best["epoch"],
+        "val_rel_l2_best": task.best["score"],
+        "stop": result.stop_reason,
+        **test_metrics(task, model, test_set),
+    }
+    print(f"    {json.dumps(row)}", flush=True)
+    return row
+
+
+def darcy_sets(kind: str, s: int, n_train: int, n_test: int):
+    t0 = time.perf_counter()
+    sets = [sd.load("darcy", resolution=s, n=n, kind=kind, seed=seed)
+            for n, seed in ((n_train, 0), (n_test, 2), (n_test, 1))]
+    info = {"kind": kind, "resolution": s, "train": n_train, "val": n_test, "test": n_test,
+            "seeds": {"train": 0, "val": 2, "test": 1},
+            "generation_samples_per_s": [ds.meta.get("samples_per_second") for ds in sets],
+            "load_seconds": time.perf_counter() - t0}
+    return sets, info
+
+
+class RealDtypeOnly(nn.Module):
+    """Wraps a model with complex parameters (neuraloperator's spectral weights) so that
+    ``.to(dtype=float32/float64)`` leaves the complex tensors complex (fit casts the model to its dtype)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return self.model(*inputs)
+
+    def _apply(self, fn, recurse=True):
+        def keep_complex(t):
+            out = fn(t)
+            return t if t.is_complex() and not out.is_complex() else out
+
+        return super()._apply(keep_complex, recurse)
+
+
+def fno(width: int = 32):
+    from neuralop.models import FNO
+
+    return RealDtypeOnly(FNO(n_modes=(24, 24), in_channels=1, out_channels=1, hidden_channels=width, n_layers=4,
+               domain_padding=0.125))
+
+
+def branch_trunk(cls, s: int, width: int = 128, depth: int = 5, activation: str = "relu", **kw):
+    return GridOperator(cls([s * s] + [width] * depth, [2] + [width] * depth, activation=activation, **kw))
+
+
+def section_darcy(kind: str, args, models: tuple[str, ...]) -> dict:
+    models = tuple(m for m in models if args.models is None or m in args.models.split(","))
+    (train_set, val_set, test_set), info = darcy_sets(kind, args.resolution, args.n_train, args.n_test)
+    s, rows = args.resolution, []
+    for name in models:
+        torch.manual_seed(0)
+        if name == "MgNO":
+            model = Normalized.fit(MgNO(1, 1, width=24, levels=args.levels, layers=4), train_set)
+            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=5e-4,
+                              batch_size=8, loss=RelativeH1(method="fourier")))
+        elif name == "FNO":
+            model = Normalized.fit(fno(), train_set)
+            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=1e-3,
+                              batch_size=20, loss=RelativeL2()))
+        elif name == "DeepONet":
+            model = Normalized.fit(branch_trunk(DeepONet, s), train_set)
+            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
+                              batch_size=20, loss=RelativeL2()))
+        elif name == "MultiONet":
+            model = Normalized.fit(branch_trunk(MultiONet, s, sum_layers=4), train_set)
+            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
+                              batch_size=20, loss=RelativeL2()))
+    return {"data": info, "rows": rows, "anchor": ANCHORS[f"darcy_{kind}"]}
+
+
+def section_antiderivative(args) -> dict:
+    t0 = time.perf_counter()
+    train_set = sd.load("antiderivative", n=10_000, seed=0)
+    val_set = sd.load("antiderivative", n=1_000, seed=2)
+    test_set = sd.load("antiderivative", n=args.anti_test, seed=1)
+    info = {"train": 10_000, "val": 1_000, "test": args.anti_test, "seeds": {"train": 0, "val": 2, "test": 1},
+            "generation_samples_per_s": [d.meta.get("samples_per_second") for d in (train_set, val_set, test_set)],
+            "load_seconds": time.perf_counter() - t0}
+    rows = []
+    for name, build in (("DeepONet", lambda: DeepONet([100, 40, 40], [1, 40, 40], "relu")),
+                        ("MultiONet", lambda: MultiONet([100, 40, 40], [1, 40, 40], sum_layers=2, activation="relu"))):
+        if args.models is not None and name not in args.models.split(","):
+            continue
+        torch.manual_seed(0)
+        model = build()
+        print(f"[{time.strftime('%H:%M:%S')}] antiderivative {name}: {args.anti_steps} steps", flush=True)
+        task = DatasetTask(train_set, loss=MSE(), batch_size=10_000, validation=val_set, eval_batch_size=10_000)
+        result = fit(model, task, steps=args.anti_steps, optimizer="adam+lbfgs", lbfgs_steps=args.anti_lbfgs,
+                     lr=1e-3, eval_every=args.anti_eval, seed=0, progress=False, callbacks=[log_epochs])
+        task.restore_best(model)
+        test = test_set.to(task.ctx.dtype)
+        pred = task.predict(model, test)
+        target = test.batch(slice(None))["s"]
+        err = ((pred - target) ** 2).flatten()
+        keep = err.sort().values[: int(0.999 * len(err))]
+        rows.append({"model": name, "params": n_params(model), "steps": args.anti_steps,
+                     "lbfgs_steps": args.anti_lbfgs,
+                     "seconds": result.metrics["time"], "best_step": task.best["epoch"],
+                     "test_mse": float(err.mean()), "test_mse_drop_worst_0.1%": float(keep.mean())})
+        print(f"    {json.dumps(rows[-1])}", flush=True)
+    return {"data": info, "rows": rows, "anchor": ANCHORS["antiderivative"]}
+
+
+def section_physics(args) -> dict:
+    (train_set, val_set, test_set), info = darcy_sets("smooth", args.resolution, args.n_train, args.n_test)
+    if args.pi_train:
+        train_set = train_set.subset(torch.arange(args.pi_train))
+        info["train"] = args.pi_train
+    a = train_set.fields["a"]
+    a_mean, a_std = float(a.mean()), float(a.std())
+    scale = 1.0 / (8.0 * a_mean)  # u ~ f L² / (8 ā)
+    rows = []
+    torch.manual_seed(0)
+    mg = ZeroBoundary(Scaled(MgNO(1, 1, width=24, levels=args.levels, layers=4), a_mean, a_std, scale))
+    row = train("PI-MgNO (FD energy)", mg, train_set, val_set, test_set, epochs=args.pi_epochs, lr=1e-3,
+                batch_size=8, loss=DarcyResidualFD(form="energy"))
+    rows.append(row)
+    torch.manual_seed(0)
+    s = args.resolution
+    mo = Scaled(GridOperator(MultiONet([s * s] + [128] * 5, [2] + [128] * 5, sum_layers=4, activation="silu"),
+                             dirichlet=True), a_mean, a_std, scale)
+    weak = WeakFormResidual(f=1.0, d=2, centers=64, radius=args.pi_radius, nodes=5)
+    rows.append(train("PI-MultiONet (weak form)", mo, train_set, val_set, test_set, epochs=args.pi_onet_epochs,
+                      lr=1e-3, batch_size=8, loss=weak))
+    info["pi"] = {"radius": args.pi_radius, "centers": 64, "quadrature": "5 radii x 10 angles per ball"}
+    return {"data": info, "rows": rows, "anchor": ANCHORS["physics"]}
+
+
+def machine() -> dict:
+    import scipy
+
+    try:
+        import neuralop
+
+        neuralop_version = neuralop.__version__
+    except Exception:  # noqa: BLE001 - optional peer
+        neuralop_version = None
+    return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "neuraloperator": neuralop_version, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def fmt(v, spec=".3e"):
+    return "–" if v is None else (format(v, spec) if isinstance(v, float) else str(v))
+
+
+def generation(data: dict) -> str:
+    speeds = ", ".join(f"{v:.0f}" if v and v >= 10 else f"{v:.1f}" for v in data["generation_samples_per_s"] if v)
+    return f"Data generation by the solvers (train, val, test; parallel workers): {speeds} samples/s."
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Neural operators ({'quick' if report['quick'] else 'full'} run)", "",
+             f"Machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs, torch "
+             f"{report['machine']['torch']}, neuraloperator {report['machine']['neuraloperator']}; "
+             f"{report['machine']['date']}. Seeds: model init 0, data seeds train 0 / val 2 / test 1.", ""]
+    if report.get("note"):
+        lines += [f"Note: {report['note']}", ""]
+    for key in ("darcy_smooth", "darcy_rough", "physics"):
+        if key not in report["sections"]:
+            continue
+        sec = report["sections"][key]
+        d = sec["data"]
+        lines += [f"## {key} ({d['kind']}, {d['resolution']}², {d['train']} train / {d['test']} test)", "",
+                  "| model | params | epochs | s/epoch | best epoch | test rel L2 | test rel H1 (Fourier, MgNO) "
+                  "| test rel H1 (FD) |", "|---|---|---|---|---|---|---|---|"]
+        for r in sec["rows"]:
+            lines.append(f"| {r['model']} | {r['params']:,} | {r['epochs']} | {r['s_per_epoch']:.1f} | "
+                         f"{r['best_epoch']} | {fmt(r['test_rel_l2'])} | {fmt(r.get('test_rel_h1'))} | "
+                         f"{fmt(r.get('test_rel_h1_fd'))} |")
+        lines += ["", f"Anchor: {sec['anchor']}.", "", generation(d), ""]
+    if "antiderivative" in report["sections"]:
+        sec = report["sections"]["antiderivative"]
+        lines += [f"## antiderivative ({sec['data']['train']} train / {sec['data']['test']} test triples)", "",
+                  "| model | params | Adam + L-BFGS steps | seconds | best step | test MSE | MSE without worst 0.1% |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in sec["rows"]:
+            lbfgs = r.get("lbfgs_steps") or 0
+            lines.append(f"| {r['model']} | {r['params']:,} | {r['steps'] - lbfgs} + {lbfgs} | {r['seconds']:.0f} | "
+                         f"{r['best_step']} | {fmt(r['test_mse'])} | {fmt(r['test_mse_drop_worst_0.1%'])} |")
+        lines += ["", f"Anchor: {sec['anchor']}.", "", generation(sec["data"]), ""]
+    lines += ["## Goals", ""] + [f"- {g}" for g in report["goals"]] + [""]
+    return "\n".join(lines)
+
+
+def goals(sections: dict) -> list[str]:
+    out = []
+
+    def row(sec, model):
+        return next((r for r in sections.get(sec, {}).get("rows", []) if r["model"] == model), None)
+
+    for kind in ("darcy_smooth", "darcy_rough"):
+        mg, fn = row(kind, "MgNO"), row(kind, "FNO")
+        if mg and fn:
+            ratio = mg["test_rel_l2"] / fn["test_rel_l2"]
+            ok = ratio <= 0.5 and mg["params"] < fn["params"]
+            out.append(f"{kind}: MgNO/FNO test rel L2 = {ratio:.2f} (goal <= 0.5 with fewer params: "
+                       f"{mg['params']:,} vs {fn['params']:,}) -> {'reached' if ok else 'NOT reached'}")
+    do, mo = row("darcy_smooth", "DeepONet"), row("darcy_smooth", "MultiONet")
+    if do and mo:
+        ratio = mo["test_rel_l2"] / do["test_rel_l2"]
+        out.append(f"darcy_smooth: MultiONet/DeepONet test rel L2 = {ratio:.2f} (goal <= 0.7) -> "
+                   f"{'reached' if ratio <= 0.7 else 'NOT reached'}")
+    deeponets = [r for r in sections.get("antiderivative", {}).get("rows", []) if r["model"] == "DeepONet"]
+    d = min(deeponets, key=lambda r: r["test_mse"]) if deeponets else None
+    if d:
+        out.append(f"antiderivative: DeepONet test MSE = {d['test_mse']:.3g} (goal <= 1e-6, anchor 9.27e-7) -> "
+                   f"{'reached' if d['test_mse'] <= 1e-6 else 'NOT reached'}")
+    m = row("antiderivative", "MultiONet")
+    same = [r for r in deeponets if m and (r["steps"], r.get("lbfgs_steps")) == (m["steps"], m.get("lbfgs_steps"))]
+    if same:
+        out.append(f"antiderivative: MultiONet/DeepONet test MSE = {m['test_mse'] / same[0]['test_mse']:.2f} "
+                   f"(same schedule, same widths)")
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sets and few epochs (minutes)")
+    p.add_argument("--sections", default="darcy_smooth,darcy_rough,antiderivative,physics")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the Darcy data-driven runs")
+    p.add_argument("--onet-epochs", type=int, default=None, help="epochs of DeepONet / MultiONet on Darcy")
+    p.add_argument("--pi-epochs", type=int, default=None)
+    p.add_argument("--anti-steps", type=int, default=None, help="antiderivative steps (Adam then L-BFGS)")
+    p.add_argument("--anti-lbfgs", type=int, default=None, help="how many of them are L-BFGS steps")
+    p.add_argument("--pi-onet-epochs", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--models", default=None, help="comma-separated subset of the Darcy models (MgNO,FNO,...)")
+    p.add_argument("--pi-train", type=int, default=None, help="unlabelled training inputs of the physics section")
+    p.add_argument("--out", default="operators")
+    p.add_argument("--merge", nargs="+", default=None, help="combine result JSON files of partial runs into --out")
+    p.add_argument("--note", default=None, help="a line about the run (machine load, what was not run)")
+    args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out, args.note)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    q = args.quick
+    args.resolution, args.levels = (32, 5) if q else (64, 6)
+    args.n_train, args.n_test = (40, 10) if q else (1000, 100)
+    args.epochs = args.epochs or (2 if q else 5)
+    args.onet_epochs = args.onet_epochs or (2 if q else 20)
+    args.pi_epochs = args.pi_epochs or (2 if q else 5)
+    args.anti_steps = args.anti_steps or (300 if q else 2300)
+    args.anti_lbfgs = args.anti_lbfgs if args.anti_lbfgs is not None else (50 if q else 300)
+    args.anti_eval = 50 if q else 100
+    args.pi_onet_epochs = args.pi_onet_epochs or 1
+    args.anti_test = 10_000 if q else 100_000
+    args.pi_radius = 0.01
+    sections = {}
+    wanted = args.sections.split(",")
+    if "darcy_smooth" in wanted:
+        sections["darcy_smooth"] = section_darcy("smooth", args, ("MgNO", "FNO", "DeepONet", "MultiONet"))
+    if "darcy_rough" in wanted:
+        sections["darcy_rough"] = section_darcy("rough", args, ("MgNO", "FNO"))
+    if "antiderivative" in wanted:
+        sections["antiderivative"] = section_antiderivative(args)
+    if "physics" in wanted:
+        sections["physics"] = section_physics(args)
+    report = {"quick": q, "machine": machine(), "args": vars(args),
+              "sections": sections, "goals": goals(sections)}
+    return write(report, args.out + ("_quick" if q else ""))
+
+
+def write(report: dict, name: str) -> dict:
+    from sciml.io import write_json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json(RESULTS / f"{name}.json", report)
+    (RESULTS / f"{name}.md").write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+def merge(paths: list[str], name: str, note: str | None = None) -> dict:
+    """One report from partial runs (e.g. sections run in parallel processes); args kept per section."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    sections: dict = {}
+    for part in parts:
+        for row in part["sections"].get("antiderivative", {}).get("rows", []):
+            row.setdefault("lbfgs_steps", part["args"].get("anti_lbfgs"))
+        for key, sec in part["sections"].items():
+            if key in sections:  # the same section split over processes by --models: join the rows
+                sections[key]["rows"] += sec["rows"]
+            else:
+                sections[key] = sec
+    args = {f"{Path(p).stem}": part["args"] for p, part in zip(paths, parts)}
+    report = {"quick": any(part["quick"] for part in parts), "machine": parts[0]["machine"], "args": args,
+              "sections": sections, "goals": goals(sections), "note": note}
+    return write(report, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""PINN vs PIG vs LPINN on the PIG / LPINN benchmark problems, side by side with the papers' numbers.
+
+    python benchmarks/pinns.py --quick            # minutes: small models, few steps
+    python benchmarks/pinns.py                    # the "full" run sized for a 2-core CPU
+    python benchmarks/pinns.py --only helmholtz convection --seeds 0 1 2
+    python benchmarks/pinns.py --speed-only       # PIG step time vs autograd-through-the-embedding
+
+Accuracy: for every problem a PINN (tanh MLP) and a PIG (or, for convection, an LPINN) are
+trained with one seed each (``--seeds`` for more) by ``sciml.fit``; we record the relative L2
+error at the end and the best over training (``eval_every`` steps, as the PIG paper reports the
+minimum), wall time, time per step and trainable parameters. The paper's settings (N = 800–4000
+Gaussians per channel, 10⁴–10⁵ collocation points, 2·10³ L-BFGS or 5·10⁴–10⁵ Adam steps on a GPU)
+do not fit a 2-core CPU in minutes; each case says what it ran (``config`` in the JSON).
+
+Speed: time per training step (forward with value, gradient and Laplacian, residual loss,
+backward) of a PIG at the paper's sizes (N = 800 and 4000 per channel, 4 channels, 10⁴ points,
+d = 2), with our analytic-jet implementation vs the plain one (the authors' formulation: the
+(k, n, N, d) tensor materialised, derivatives by nested autograd), measured in the same run,
+each in its own process so that its peak resident memory is its own.
+
+Writes benchmarks/results/pinns.json and pinns.md (machine, versions, seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sciml as sm  # noqa: E402
+from sciml import ops  # noqa: E402
+from sciml.causal import CausalWeighting  # noqa: E402
+from sciml.nn.lpinn import LPINN  # noqa: E402
+from sciml.nn.pig import PIG  # noqa: E402
+from sciml.tasks.lpinn import LPINNTask  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+# Paper anchors (reference/pinns.md §2.3, §3.5, §6): relative L2
+ANCHORS = {
+    "helmholtz": {"PIG": 4.13e-5, "PINN": 4.02e-1, "note": "PIG Table 1 mean (PINN quoted there)"},
+    "klein_gordon": {"PIG": 2.76e-3, "PINN": 3.43e-2, "note": "PIG Table 1 mean"},
+    "flow_mixing": {"PIG": 4.51e-4, "PINN": None, "note": "PIG Table 1 mean (SPINN 2.90e-3)"},
+    "nonlinear_diffusion": {"PIG": 2.69e-3, "PINN": 9.50e-3, "note": "PIG Table 1 mean"},
+    "allen_cahn": {"PIG": 1.04e-4, "PINN": None, "note": "PIG Table 1 mean (PIXEL 8.86e-3)"},
+    "convection_30": {"LPINN": 4.5e-2, "PINN": 1.25, "note": "LPINN slide (digitised, ±10%)"},
+    "convection_40": {"LPINN": 4.7e-2, "PINN": 1.0, "note": "LPINN slide (digitised, ±10%)"},
+    "convection_50": {"LPINN": 3.4e-2, "PINN": 1.0, "note": "LPINN slide (digitised, ±10%)"},
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Cases: problem, models and training settings (quick / full)
+
+
+def _problem(name: str):
+    import problems.allen_cahn
+    import problems.convection
+    import problems.flow_mixing
+    import problems.helmholtz2d
+    import problems.klein_gordon
+    import problems.nonlinear_diffusion
+
+    if name.startswith("convection"):
+        return problems.convection.problem(beta=float(name.split("_")[1]))
+    return {"helmholtz": lambda: problems.helmholtz2d.problem(1.0, 4.0),
+            "klein_gordon": problems.klein_gordon.problem,
+            "flow_mixing": problems.flow_mixing.problem,
+            "nonlinear_diffusion": problems.nonlinear_diffusion.problem,
+            "allen_cahn": problems.allen_cahn.problem}[name]()
+
+
+def _bounds(problem):
+    lo, hi = problem.domain.bounds
+    return [float(v) for v in lo], [float(v) for v in hi]
+
+
+def settings(name: str, quick: bool) -> dict:
+    """Training settings per problem. The PIG part follows the paper's loss weights and σ init."""
+    q = quick
+    if name == "helmholtz":  # paper: N=800, 10k pts resampled each step, L-BFGS 2001 its, w_res = 1e-4
+        return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1000 if q else 2000,
+                    steps=60 if q else 100, optimizer="lbfgs", lr=1.0, pig_weights={"pde": 1e-4},
+                    pinn_weights={"pde": 1e-4}, resample=None)
+    if name == "klein_gordon":  # paper: N=100, σ=0.5, Adam 1e-2 ×0.9/2000, 50k steps, 16³ pts
+        return dict(n_gaussians=100, sigma=0.5, points=1024 if q else 2048, steps=300 if q else 600,
+                    optimizer="adam", lr=1e-2, pig_weights=None, pinn_weights=None, resample=100)
+    if name == "flow_mixing":  # paper: N=4000, Adam 1e-2, 50k steps, 30³ pts, 10·res
+        return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1024 if q else 2048,
+                    steps=300 if q else 600, optimizer="adam", lr=1e-2, pig_weights={"pde": 10.0},
+                    pinn_weights={"pde": 10.0}, resample=100)
+    if name == "nonlinear_diffusion":  # paper: N=4000, σ=0.1 on [0,1] (= 0.2 on [-1,1]), Adam 1e-3, 100k
+        return dict(n_gaussians=100 if q else 200, sigma=0.2, points=1024 if q else 2048,
+                    steps=300 if q else 600, optimizer="adam", lr=3e-3, pig_weights=None,
+                    pinn_weights=None, resample=100)
+    if name == "allen_cahn":  # paper: causal loss; no official code
+        return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1024 if q else 2048,
+                    steps=300 if q else 600, optimizer="adam", lr=1e-2, pig_weights={"initial": 100.0},
+                    pinn_weights={"initial": 100.0}, resample=100, causal=True)
+    if name.startswith("convection"):  # LPINN: 256×100 grid, Adam(amsgrad) 1e-2; PINN: same budget
+        return dict(n_x=64 if q else 128, n_t=25 if q else 50, steps=300 if q else 600, lr=1e-2,
+                    points=1600 if q else 6400, width=20 if q else 50)
+    raise KeyError(name)
+
+
+def _scheduler(steps: int):
+    gamma = 0.9 ** (1.0 / max(1, steps // 25))  # the paper's ×0.9 per 2000 of 50k steps, rescaled
+    return f"exponential:{gamma}"
+
+
+def run_case(name: str, method: str, seed: int, quick: bool) -> dict:
+    torch.set_num_threads(1)
+    cfg = settings(name, quick)
+    problem = _problem(name)
+    sm.seed_everything(seed)
+    t0 = time.perf_counter()
+    if name.startswith("convection"):
+        beta = float(name.split("_")[1])
+        if method == "LPINN":
+            model = LPINN(width=cfg["width"], speed_scale=beta)
+            target = LPINNTask(problem, n_x=cfg["n_x"], n_t=cfg["n_t"])
+            amsgrad = lambda params: torch.optim.Adam(params, lr=cfg["lr"], amsgrad=True)  # noqa: E731
+            decay = f"exponential:{0.01 ** (1.0 / cfg['steps'])}"  # lr 1e-2 → 1e-4 over the run
+            res = sm.fit(model, target, steps=cfg["steps"], optimizer=amsgrad, scheduler=decay, seed=seed,
+                         progress=False)
+        else:  # vanilla PINN (Krishnapriyan setup: 4×50 tanh; soft IC + periodic BC), same steps
+            model = sm.nn.MLP(2, 1, width=50, depth=4)
+            res = sm.fit(model, problem, steps=cfg["steps"], optimizer="adam", lr=1e-3, points=cfg["points"],
+                         seed=seed, progress=False, boundary_points=256)
+    else:
+        bounds = _bounds(problem)
+        if method == "PIG":
+            model = PIG(problem.dim, n_gaussians=cfg["n_gaussians"], sigma=cfg["sigma"], bounds=bounds)
+            weights = cfg["pig_weights"]
+        else:
+            model = sm.nn.MLP(problem.dim, 1, width=50, depth=4, input_bounds=bounds)
+            weights = cfg["pinn_weights"]
+        extra = {}
+        if cfg["optimizer"] == "adam":
+            extra["scheduler"] = _scheduler(cfg["steps"])
+        if cfg.get("causal"):
+            extra["equation_loss"] = CausalWeighting(slabs=32, epsilon=1.0)
+        res = sm.fit(model, problem, steps=cfg["steps"], optimizer=cfg["optimizer"], lr=cfg["lr"],
+                     points=cfg["points"], boundary_points=max(64, cfg["points"] // 4),
+                     resample_every=cfg["resample"], weights=weights, seed=seed, progress=False, **extra)
+    wall = time.perf_counter() - t0
+    steps = int(res.metrics["steps"])
+    return {"problem": name, "method": method, "seed": seed, "rel_l2": res.metrics["rel_l2"],
+            "best_rel_l2": res.metrics.get("best_rel_l2", res.metrics["rel_l2"]), "wall_s": wall,
+            "s_per_step": wall / max(1, steps), "steps": steps, "stop": res.stop_reason,
+            "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "config": cfg}
+
+
+# ----------------------------------------------------------------------------------------------
+# Speed: analytic jets vs autograd through the embedding
+
+
+def _plain_pig_u(x, means, sigma, weights, layers):
+    """The authors' formulation: (k, n, N, d) materialised, then the 4→16→1 tanh MLP."""
+    z = (x[None, :, None, :] - means[:, None]) / sigma[:, None]
+    feats = (torch.exp(-0.5 * (z * z).sum(-1)) * weights[:, None]).sum(-1).T
+    return layers[1](torch.tanh(layers[0](feats)))
+
+
+def _speed_child(impl: str, n_gaussians: int, n_points: int, repeats: int, queue) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = PIG(2, n_gaussians=n_gaussians)
+    x = (2 * torch.rand(n_points, 2) - 1).requires_grad_()
+    q = torch.sin(math.pi * x[:, :1].detach()) * torch.sin(4 * math.pi * x[:, 1:].detach())
+
+    def step():
+        model.zero_grad()
+        if impl == "jets":
+            with ops.forward_derivatives():
+                u = model(x)
+                lap = ops.laplacian(u, x)
+        else:
+            u = _plain_pig_u(x, model.means, model.sigma, model.features, model.layers)
+            lap = ops.laplacian(u, x)
+        ((lap + u - q) ** 2).mean().backward()
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({"impl": impl, "n_gaussians": n_gaussians, "points": n_points,
+               "s_per_step": float(np.median(times)), "peak_rss_mb": peak / 1024,
+               "step_rss_mb": (peak - base) / 1024})
+
+
+AUTOGRAD_BYTES_PER_ENTRY = 130  # measured: 4.25 GB peak at 4 × 10⁴ × 800 (k·n·N) entries
+MEMORY_LIMIT_GB = 8.0  # the machine has 23 GB shared by several jobs
+
+
+def speed(sizes, repeats: int) -> list[dict]:
+    """Rows for each (N per channel, points) of ``sizes`` and each implementation."""
+    out = []
+    ctx = mp.get_context("spawn")
+    for n, n_points in sizes:
+        for impl in ("jets", "autograd"):
+            projected = AUTOGRAD_BYTES_PER_ENTRY * 4 * n * n_points / 1e9
+            if impl == "autograd" and projected > MEMORY_LIMIT_GB:
+                row = {"impl": impl, "n_gaussians": n, "points": n_points,
+                       "error": f"not run: projected {projected:.0f} GB > {MEMORY_LIMIT_GB:g} GB"}
+                print(row, flush=True)
+                out.append(row)
+                continue
+            queue = ctx.Queue()
+            p = ctx.Process(target=_speed_child, args=(impl, n, n_points, repeats, queue))
+            p.start()
+            p.join()
+            row = queue.get() if p.exitcode == 0 else {"impl": impl, "n_gaussians": n, "points": n_points,
+                                                        "error": f"exit code {p.exitcode} (out of memory?)"}
+            print(row, flush=True)
+            out.append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "threads_per_run": 1,
+            "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+def _fmt(v):
+    return "–" if v is None else (f"{v:.2e}" if isinstance(v, float) else str(v))
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# PINN / PIG / LPINN benchmark ({'quick' if report['quick'] else 'full'} mode)", "",
+             f"Machine: {report['machine']['processor']}, {report['machine']['cpus']} CPUs, torch "
+             f"{report['machine']['torch']}, one thread per run; load average at start "
+             f"{_fmt(report['machine']['load_average_at_start'])} (shared machine). "
+             f"Seeds: {report['seeds']}.", "",
+             "Relative L2 error (final / best over training); anchors from reference/pinns.md.", "",
+             "| problem | method | rel L2 final | rel L2 best | anchor (paper) | params | steps | wall s "
+             "| s/step |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["accuracy"]:
+        anchor = ANCHORS.get(r["problem"], {}).get(r["method"])
+        lines.append(f"| {r['problem']} | {r['method']} | {r['rel_l2']:.2e} | {r['best_rel_l2']:.2e} | "
+                     f"{_fmt(anchor)} | {r['params']} | {r['steps']} | {r['wall_s']:.0f} | "
+                     f"{r['s_per_step']:.3f} |")
+    if report.get("speed"):
+        lines += ["", "PIG training step (value + Laplacian residual, backward), d = 2, 4 channels. Each "
+                  "implementation runs in its own process, one after the other, on the shared machine: "
+                  "absolute times vary with the load, the ratios are indicative.", "",
+                  "| N per channel | points | analytic jets s/step | autograd s/step | speed-up | "
+                  "jets peak RSS MB | autograd peak RSS MB |", "|---|---|---|---|---|---|---|"]
+        by = {(r["impl"], r["n_gaussians"], r["points"]): r for r in report["speed"]}
+        for n, pts in sorted({(r["n_gaussians"], r["points"]) for r in report["speed"]}):
+            j, a = by.get(("jets", n, pts), {}), by.get(("autograd", n, pts), {})
+            ratio = (a["s_per_step"] / j["s_per_step"]) if "s_per_step" in a and "s_per_step" in j else None
+            slow = a.get("s_per_step", a.get("error"))
+            lines.append(f"| {n} | {pts} | {_fmt(j.get('s_per_step'))} | {_fmt(slow)} | "
+                         f"{'–' if ratio is None else f'{ratio:.1f}x'} | {_fmt(j.get('peak_rss_mb'))} | "
+                         f"{_fmt(a.get('peak_rss_mb'))} |")
+    lines += ["", "Settings per case are in pinns.json (`config`). Anchors: " +
+              "; ".join(f"{k}: {v['note']}" for k, v in ANCHORS.items())]
+    return "\n".join(lines) + "\n"
+
+
+ALL = ["helmholtz", "klein_gordon", "flow_mixing", "nonlinear_diffusion", "allen_cahn",
+       "convection_30", "convection_40", "convection_50"]
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*", default=None, help=f"subset of {ALL}")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--speed-sizes", nargs="*", default=None, type=lambda s: tuple(int(v) for v in s.split("x")),
+                    help="NxPOINTS pairs, e.g. 800x10000 4000x2000 (rows replace those of an earlier run)")
+    ap.add_argument("--jobs", type=int, default=1, help="cases run in parallel processes")
+    ap.add_argument("--out", default="pinns")
+    ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
+    args = ap.parse_args(argv)
+    if args.render:
+        text = markdown(json.loads((RESULTS / f"{args.out}.json").read_text()))
+        (RESULTS / f"{args.out}.md").write_text(text)
+        print(text)
+        return {}
+    names = args.only or ALL
+    unknown = set(names) - set(ALL)
+    if unknown:
+        ap.error(f"unknown problems {sorted(unknown)}; known: {ALL}")
+    report = {"quick": args.quick, "seeds": args.seeds, "machine": machine(), "accuracy": [], "speed": []}
+    if not args.speed_only:
+        jobs = [(n, m, s, args.quick) for n in names for s in args.seeds
+                for m in (("PINN", "LPINN") if n.startswith("convection") else ("PINN", "PIG"))]
+        if args.jobs > 1:
+            with mp.get_context("spawn").Pool(args.jobs) as pool:
+                rows = pool.starmap(run_case, jobs)
+        else:
+            rows = [run_case(*j) for j in jobs]
+        for r in rows:
+            print(f"{r['problem']:20s} {r['method']:6s} seed {r['seed']}: rel_l2 {r['rel_l2']:.2e} "
+                  f"(best {r['best_rel_l2']:.2e}) {r['wall_s']:.0f}s", flush=True)
+        report["accuracy"] = rows
+    if not args.no_speed:
+        sizes = args.speed_sizes or ([(800, 2000)] if args.quick else [(800, 10000), (4000, 10000), (4000, 2000)])
+        report["speed"] = speed(sizes, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    previous = RESULTS / f"{args.out}.json"
+    if previous.exists() and (args.speed_only or args.no_speed):  # keep the section not re-run
+        old = json.loads(previous.read_text())
+        if old.get("quick") == args.quick:
+            keep = "accuracy" if args.speed_only else "speed"
+            report[keep] = old.get(keep, [])
+            report.setdefault("machine_" + keep, old.get("machine"))
+            if args.speed_only and args.speed_sizes:  # merge rows of other sizes from the earlier run
+                new = {(r["impl"], r["n_gaussians"], r["points"]) for r in report["speed"]}
+                report["speed"] = [r for r in old.get("speed", [])
+                                   if (r["impl"], r["n_gaussians"], r["points"]) not in new] + report["speed"]
+    previous.write_text(json.dumps(report, indent=1, default=str))
+    (RESULTS / f"{args.out}.md").write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()

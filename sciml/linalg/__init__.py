@@ -1,0 +1,25 @@
+"""Linear systems: CG and flexible CG, structured-grid ``Stencil`` operators, geometric ``Multigrid``,
+pyamg AMG, and learned solvers (DCDM, a learned SPD multigrid preconditioner). Every solver returns
+``(x, SolveInfo)``."""
+
+from .amg import AMG, amg
+from .dcdm import DCDM
+from .info import SolveInfo
+from .krylov import cg, flexible_cg
+from .learned_mg import LearnedMultigrid
+from .multigrid import Multigrid
+from .operator import as_operator
+from .stencil import Stencil
+
+__all__ = [
+    "cg",
+    "flexible_cg",
+    "Stencil",
+    "Multigrid",
+    "amg",
+    "AMG",
+    "DCDM",
+    "LearnedMultigrid",
+    "SolveInfo",
+    "as_operator",
+]

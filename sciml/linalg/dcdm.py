@@ -1,0 +1,231 @@
+"""DCDM, the deep conjugate direction method (Kaneda, Akar, Chen, Kala, Hyde, Teran, ICML 2023).
+
+Each iteration: q = f(r/‖r‖) with f the CNN of :mod:`.dcdm_net`; q A-orthogonalised against the last
+``window`` directions (default 2); exact A-norm line search; true residual r = b − Ax recomputed. The
+loop runs in float64, the network in float32. This is :func:`~sciml.linalg.krylov.conjugate_directions`
+with the network as direction generator, so the A-norm error never increases for any network.
+
+Training (unsupervised): L(r) = ‖r − (yᵀr / yᵀAy)·Ay‖² with y = f(r), batch mean, over
+spectrum-biased mixtures of Ritz vectors of the training operator generated on the fly
+(:mod:`.ritz`). The network sees neither the geometry nor the grid size: a model trained on one grid
+is applied unchanged to larger grids and other geometries of the same dimension.
+
+Trained models are stored in ``sciml.data.cache_dir()/models/dcdm/<name>.pt`` with a JSON of
+metadata (dimension, layout, training operator, steps, seed, final loss, versions, SHA-256 of the
+weights); a missing or mismatched checksum is an error, never a silent wrong load.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import check
+from .dcdm_net import LAYOUTS, DCDMNet
+from .krylov import _Problem, conjugate_directions
+from .models import load_model, model_exists, save_model
+from .ritz import lanczos_ritz, spectrum_biased_rhs
+from .stencil import Stencil
+
+
+def scale_invariant_loss(r: torch.Tensor, y: torch.Tensor, Ay: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ‖r − (yᵀr / yᵀAy)·Ay‖² (all (B, n)): the residual left after one exact
+    line search from 0 along y; invariant to the scale and sign of y."""
+    yr = (y * r).sum(1, keepdim=True)
+    yAy = (y * Ay).sum(1, keepdim=True).clamp_min(1e-30)
+    return ((r - yr / yAy * Ay) ** 2).sum(1).mean()
+
+
+class DCDM:
+    """A DCDM solver: a trained :class:`DCDMNet` plus the conjugate-direction loop.
+
+    Build with :meth:`train` or :meth:`load`; solve with :meth:`solve`.
+    """
+
+    def __init__(self, net: DCDMNet, window: int = 2, meta: dict | None = None):
+        self.net = net.eval()
+        self.window = int(window)
+        self.meta = dict(meta or {})
+
+    @property
+    def dim(self) -> int:
+        return self.net.dim
+
+    def __repr__(self) -> str:
+        return f"DCDM(dim={self.dim}, layout={self.net.layout!r}, trained on {self.meta.get('train_shape')})"
+
+    # --- training -----------------------------------------------------------------------------------
+    @classmethod
+    def train(
+        cls,
+        stencil: Stencil,
+        steps: int = 2000,
+        batch: int = 16,
+        ritz: int = 300,
+        lr: float = 1e-3,
+        layout: str = "from64",
+        seed: int = 0,
+        window: int = 2,
+        log_every: int = 0,
+        time_limit: float | None = None,
+    ) -> DCDM:
+        """Train on ``stencil`` (the training operator): ``ritz`` Lanczos steps, then ``steps`` Adam
+        steps on batches of spectrum-biased Ritz mixtures; ``time_limit`` (s) stops early."""
+        check(isinstance(stencil, Stencil), "stencil: expected a sciml.linalg.Stencil")
+        check(layout in LAYOUTS, f"layout: expected one of {tuple(LAYOUTS)}, got {layout!r}")
+        t0 = time.perf_counter()
+        torch.manual_seed(seed)
+        st = stencil.to(torch.float32)
+        fluid = None if stencil.fluid is None else stencil.fluid.reshape(-1)
+        st64 = stencil.to(torch.float64)
+        basis = lanczos_ritz(
+            lambda v: st64.apply(v.reshape(1, *stencil.shape)).reshape(-1),
+            stencil.n,
+            min(ritz, stencil.n),
+            seed=seed,
+            mask=fluid,
+        )
+        net = DCDMNet(stencil.ndim, layout)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed + 1)
+        mask = None if fluid is None else fluid.to(torch.float32).reshape(1, -1)
+        losses = []
+        for step in range(steps):
+            r = spectrum_biased_rhs(basis, batch, gen)
+            y = net(r.reshape(batch, 1, *stencil.shape)).reshape(batch, -1)
+            if mask is not None:
+                y = y * mask
+            Ay = st.apply(y.reshape(batch, *stencil.shape)).reshape(batch, -1)
+            if mask is not None:
+                Ay = Ay * mask
+            loss = scale_invariant_loss(r, y, Ay)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            if log_every and step % log_every == 0:
+                print(f"dcdm step {step}: loss {np.mean(losses[-log_every:]):.4g}")
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                break
+        meta = {
+            "dim": stencil.ndim,
+            "layout": layout,
+            "train_shape": list(stencil.shape),
+            "train_points": stencil.points,
+            "train_bc": stencil.bc,
+            "solid": stencil.solid is not None,
+            "steps": len(losses),
+            "batch": batch,
+            "ritz": int(basis.vectors.shape[0]),
+            "lr": lr,
+            "seed": seed,
+            "loss_first": float(np.mean(losses[:10])),
+            "loss_last": float(np.mean(losses[-10:])),
+            "train_time": time.perf_counter() - t0,
+            "window": window,
+            "params": sum(p.numel() for p in net.parameters()),
+            "loss_history": [float(np.mean(losses[i : i + 10])) for i in range(0, len(losses), 10)],
+        }
+        return cls(net, window=window, meta=meta)
+
+    # --- solving ------------------------------------------------------------------------------------------
+    def direction(self, shape, fluid: torch.Tensor | None = None):
+        """q = f(r/‖r‖) for residual columns (n, k) → (n, k) float64 (masked to the fluid cells)."""
+        check(
+            len(shape) == self.dim,
+            f"A: this DCDM model is {self.dim}-D, got a {len(shape)}-D system {tuple(shape)}",
+        )
+        flat = None if fluid is None else fluid.reshape(-1, 1)
+
+        @torch.no_grad()
+        def f(R):
+            k = R.shape[1]
+            x = (R / R.norm(dim=0).clamp_min(1e-300)).T.reshape(k, 1, *shape).to(torch.float32)
+            y = self.net(x).reshape(k, -1).T.to(R.dtype)
+            return y if flat is None else y * flat
+
+        return f
+
+    def solve(
+        self,
+        A,
+        b,
+        shape=None,
+        x0=None,
+        rtol: float = 1e-4,
+        atol: float = 0.0,
+        maxiter: int = 100,
+        window: int | None = None,
+        callback=None,
+    ):
+        """Solve Ax = b; A a :class:`Stencil` (its grid) or any operator with ``shape`` the grid of
+        the unknowns (C order). Returns (x, SolveInfo) with ``info.extra["network_time"]``."""
+        if isinstance(A, Stencil):
+            shape, fluid = A.shape, A.fluid
+        else:
+            check(
+                shape is not None, "shape: DCDM needs the grid shape of the unknowns when A is not a Stencil"
+            )
+            shape, fluid = tuple(int(s) for s in shape), None
+        f = self.direction(shape, fluid)
+        P = _Problem(A, b, x0, maxiter, rtol, atol, loop_dtype=torch.float64)
+        check(
+            P.op.n == int(np.prod(shape)),
+            f"shape: {tuple(shape)} has {int(np.prod(shape))} unknowns, A has {P.op.n}",
+        )
+        spent = [0.0]
+
+        def timed(R):
+            t = time.perf_counter()
+            y = f(R)
+            spent[0] += time.perf_counter() - t
+            return y
+
+        x, info = conjugate_directions(
+            P, timed, self.window if window is None else int(window), callback=callback, true_residual_every=1
+        )
+        return x, replace(info, extra={"network_time": spent[0]})
+
+    # --- persistence ------------------------------------------------------------------------------------
+    def save(self, name: str) -> Path:
+        """Write ``<name>.pt`` and ``<name>.json`` (metadata + SHA-256) to the model cache, atomically."""
+        return save_model("dcdm", name, self.net.state_dict(), {**self.meta, "window": self.window})
+
+    @classmethod
+    def load(cls, name: str) -> DCDM:
+        """Load a trained model by name from the cache; InputError if missing or its checksum differs."""
+        state, meta = load_model("dcdm", name)
+        net = DCDMNet(int(meta["dim"]), meta["layout"])
+        net.load_state_dict(state)
+        return cls(net, window=int(meta.get("window", 2)), meta=meta)
+
+    @staticmethod
+    def exists(name: str) -> bool:
+        return model_exists("dcdm", name)
+
+
+#: Default training recipes of :func:`pretrained` (per dimension): training grid, steps, batch, Ritz vectors.
+RECIPES = {2: {"shape": (64, 64), "steps": 1500, "batch": 16, "ritz": 400},
+           3: {"shape": (32, 32, 32), "steps": 600, "batch": 8, "ritz": 300}}
+
+
+def pretrained(dim: int = 2, name: str | None = None, verbose: bool = True) -> DCDM:
+    """The default DCDM model for ``dim`` (``poisson{dim}d`` in the cache), trained on the Dirichlet
+    Poisson operator of :data:`RECIPES` and saved the first time it is asked for."""
+    check(dim in RECIPES, f"dim: expected 2 or 3, got {dim}")
+    name = name or f"poisson{dim}d"
+    if DCDM.exists(name):
+        return DCDM.load(name)
+    r = RECIPES[dim]
+    if verbose:
+        import sys
+
+        print(f"sciml: training DCDM model {name!r} on {r['shape']} Poisson ({r['steps']} steps; once)",
+              file=sys.stderr)
+    model = DCDM.train(Stencil.poisson(r["shape"]), steps=r["steps"], batch=r["batch"], ritz=r["ritz"], seed=0)
+    model.save(name)
+    return model

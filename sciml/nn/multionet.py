@@ -1,0 +1,55 @@
+"""MultiONet (Zang & Koutsourelakis, J. Comput. Phys. 538:114137, 2025; arXiv 2502.06250).
+
+Branch ``g^k(a)`` and trunk ``h^k(y)`` MLPs of equal widths, every layer activated. The output sums
+inner products over the last ``l = sum_layers`` depths with learnable scalar weights:
+
+    u(y; a) = (1/l) Σ_{k=L−l+1..L} w_k ⟨g^k(a), h^k(y)⟩ + b,    w_k = b = 0 at init
+
+(``Networks/MultiONets.py`` of yaohua32/DGenNO: the output starts at 0). ``l = 1, w = 1`` is an
+unstacked DeepONet whose branch head is activated. Same evaluation paths as :class:`DeepONet`
+(pointwise, batched, cartesian), so it is a drop-in replacement; the overhead is ``l`` scalars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import check
+from .deeponet import BranchTrunk
+
+
+class MultiONet(BranchTrunk):
+    """``MultiONet(branch=[m, w, …, w], trunk=[d, w, …, w], sum_layers=l)``; ``l`` < number of layers."""
+
+    def __init__(
+        self,
+        branch: Sequence[int],
+        trunk: Sequence[int],
+        sum_layers: int = 4,
+        activation="tanh",
+        branch_activation=None,
+    ):
+        super().__init__(branch, trunk, activation, branch_activation, activate_branch_head=True)
+        check(
+            len(branch) == len(trunk),
+            f"branch, trunk: expected the same depth, got {len(branch)} and {len(trunk)}",
+        )
+        check(
+            isinstance(sum_layers, int) and 1 <= sum_layers <= len(branch) - 1,
+            f"sum_layers: expected an integer in [1, {len(branch) - 1}], got {sum_layers!r}",
+        )
+        for k in range(len(branch) - sum_layers, len(branch)):
+            check(
+                branch[k] == trunk[k], f"branch, trunk: summed depth {k} has widths {branch[k]} != {trunk[k]}"
+            )
+        self.sum_layers = sum_layers
+        self.w = nn.Parameter(torch.zeros(sum_layers))
+        self.b = nn.Parameter(torch.zeros(()))
+
+    def combine(self, b: list, t: list, equation: str) -> torch.Tensor:
+        l = self.sum_layers
+        out = sum(w * torch.einsum(equation, bk, tk) for w, bk, tk in zip(self.w, b[-l:], t[-l:]))
+        return out / l + self.b

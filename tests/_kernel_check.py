@@ -1,0 +1,73 @@
+"""Run by tests/test_kernels.py in a subprocess: every Triton kernel under TRITON_INTERPRET=1 against
+its torch twin (mode "interpret"), or compiled for sm_80/sm_90 (mode "compile"). Prints one JSON line."""
+
+import json
+import os
+import sys
+
+mode = sys.argv[1]
+if mode == "interpret":
+    os.environ["TRITON_INTERPRET"] = "1"
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+
+import torch  # noqa: E402
+
+from sciml.kernels import reference as R  # noqa: E402
+from sciml.kernels import triton_stencil as T  # noqa: E402
+from sciml.linalg.stencil import half_offsets  # noqa: E402
+
+
+def _outputs(K, u, b, diag, off, offs, ncol, cs, ec, shape):
+    return {
+        "stencil_apply": K.stencil_apply(u, diag, off, offs),
+        "residual": K.residual(u, b, diag, off, offs),
+        "jacobi": K.jacobi(u, b, diag, off, offs, 0.6666666865348816),
+        "gs_color": K.gs_color(u, b, diag, off, offs, ncol - 1, ncol),
+        "restrict": K.restrict(u, cs),
+        "prolong": K.prolong(ec, shape),
+        "residual_restrict": K.residual_restrict(u, b, diag, off, offs, cs),
+    }
+
+
+def interpret():
+    torch.manual_seed(0)
+    out = {}
+    cases = [
+        ((7, 6), ((1, 0), (0, 1))),
+        ((6, 7), half_offsets(2)),
+        ((5, 6, 4), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
+        ((4, 5, 6), half_offsets(3)),
+    ]
+    runs = [(torch.float64, c) for c in cases] + [(torch.float32, cases[0]), (torch.float32, cases[2])]
+    for dtype, (shape, offs) in runs:
+        diag = torch.rand(shape, dtype=dtype) + 4
+        off = torch.rand((len(offs),) + shape, dtype=dtype)
+        u, b = torch.randn(2, *shape, dtype=dtype), torch.randn(2, *shape, dtype=dtype)
+        ncol = 2 if len(offs) == len(shape) else 2 ** len(shape)
+        cs = tuple(n // 2 for n in shape)
+        ec = u[(Ellipsis,) + tuple(slice(0, c) for c in cs)].contiguous()
+        ref = _outputs(R, u, b, diag, off, offs, ncol, cs, ec, shape)
+        for name, a in _outputs(T, u, b, diag, off, offs, ncol, cs, ec, shape).items():
+            r = ref[name]
+            key = f"{name}/{len(shape)}d/{len(offs)}/{str(dtype)[6:]}"
+            out[key] = [float((a - r).abs().max() / r.abs().max()), list(a.shape) == list(r.shape)]
+    return out
+
+
+def compile_all():
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    out = {}
+    for arch in (80, 90):
+        for name, fn, sig, const in T.compile_specs("fp64"):
+            if name.endswith(("_4", "_13")) and not name.startswith("gs"):
+                continue  # the 9/27-point variants differ only in NOFF; compile their GS pass
+            sig = dict(sig, **{k: "constexpr" for k in const})
+            c = triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", arch, 32))
+            out[f"{name}/sm_{arch}"] = [f".target sm_{arch}" in c.asm["ptx"], len(c.asm["cubin"])]
+    return out
+
+
+print(json.dumps(interpret() if mode == "interpret" else compile_all()))

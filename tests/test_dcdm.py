@@ -1,0 +1,103 @@
+"""DCDM: the network of the reference, Ritz-vector data, the scale-invariant loss, the solver loop,
+size transfer, persistence with checksums and the dimension check."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sciml.errors import InputError
+from sciml.linalg import DCDM, Stencil, cg
+from sciml.linalg.dcdm import scale_invariant_loss
+from sciml.linalg.dcdm_net import DCDMNet
+from sciml.linalg.ritz import lanczos_ritz, spectrum_biased_rhs
+
+
+@pytest.mark.parametrize("dim, layout, count", [(3, "from64", 97_457), (2, "from64", 32_657), (3, "from128", 152_881)])
+def test_parameter_counts_match_the_reference(dim, layout, count):
+    assert sum(p.numel() for p in DCDMNet(dim, layout).parameters()) == count
+
+
+def test_network_handles_odd_sizes_and_is_translation_equivariant_inside():
+    net = DCDMNet(2)
+    x = torch.zeros(1, 1, 21, 17)
+    x[0, 0, 10, 8] = 1
+    assert net(x).shape == x.shape
+
+
+def test_ritz_values_are_eigenvalues_and_loss_is_scale_invariant():
+    n = 12
+    st = Stencil.poisson((n, n))
+    exact = np.sort(
+        [
+            (4 * (np.sin(np.pi * i / (2 * (n + 1))) ** 2 + np.sin(np.pi * j / (2 * (n + 1))) ** 2)) * (n + 1) ** 2
+            for i in range(1, n + 1)
+            for j in range(1, n + 1)
+        ]
+    )
+    basis = lanczos_ritz(lambda v: st.apply(v.reshape(1, n, n)).reshape(-1), st.n, 80, seed=0)
+    assert basis.values[-1].item() == pytest.approx(exact[-1], rel=1e-10)
+    assert basis.values[0].item() == pytest.approx(exact[0], rel=1e-10)
+    V = basis.vectors.double()
+    assert torch.allclose(V @ V.T, torch.eye(V.shape[0], dtype=torch.float64), atol=1e-5)
+    r = spectrum_biased_rhs(basis, 4, torch.Generator().manual_seed(0))
+    assert torch.allclose(r.norm(dim=1), torch.ones(4))
+    y = torch.randn(4, st.n)
+    Ay = st.apply(y.reshape(4, n, n)).reshape(4, -1)
+    assert scale_invariant_loss(r, y, Ay) == pytest.approx(float(scale_invariant_loss(r, -3 * y, -3 * Ay)), rel=1e-5)
+    Ainv_r = torch.as_tensor(np.linalg.solve(st.to_sparse().toarray(), r.double().T.numpy()).T, dtype=torch.float32)
+    assert float(scale_invariant_loss(r, Ainv_r, st.apply(Ainv_r.reshape(4, n, n)).reshape(4, -1))) < 1e-8
+
+
+@pytest.fixture(scope="module")
+def model():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield DCDM.train(Stencil.poisson((32, 32)), steps=300, batch=8, ritz=160, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_dcdm_trained_at_32_beats_cg_at_64(model):
+    assert model.meta["loss_last"] < 0.2 * model.meta["loss_first"]
+    st = Stencil.poisson((64, 64))
+    b = np.random.default_rng(0).standard_normal(st.n)
+    x, info = model.solve(st, b, rtol=1e-4)
+    _, ref = cg(st, b, rtol=1e-4)
+    assert info.converged and info.final_residual <= 1e-4
+    assert info.iterations <= ref.iterations / 3, (info.iterations, ref.iterations)
+    assert info.extra["network_time"] > 0
+
+
+def test_energy_error_never_increases_and_other_geometry(model):
+    solid = np.zeros((40, 40), bool)
+    solid[10:22, 14:26] = True
+    st = Stencil((40, 40), solid=solid, bc=("dirichlet", "neumann", "neumann", "neumann"))
+    A = st.to_sparse().toarray()
+    b = np.where(solid.ravel(), 0.0, np.random.default_rng(1).standard_normal(st.n))
+    xs = np.linalg.solve(A, b)
+    energies = []
+    x, info = model.solve(st, b, rtol=1e-6, maxiter=200, callback=lambda xk: energies.append((xk - xs) @ A @ (xk - xs)))
+    assert info.converged and np.all(np.diff(energies) <= 1e-9 * energies[0])
+    _, ref = cg(st, b, rtol=1e-6)
+    assert info.iterations < ref.iterations
+
+
+def test_save_load_roundtrip_checksum_and_dimension_check(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path))
+    model.save("poisson32")
+    loaded = DCDM.load("poisson32")
+    r = torch.randn(1, 1, 32, 32)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.net.state_dict().values(), model.net.state_dict().values()))
+    assert torch.allclose(loaded.net(r), model.net(r), rtol=1e-5, atol=1e-6) and loaded.meta["train_shape"] == [32, 32]
+    with pytest.raises(InputError, match="no trained dcdm model"):
+        DCDM.load("nope")
+    meta = json.loads((tmp_path / "models/dcdm/poisson32.json").read_text())
+    meta["sha256"] = "0" * 64
+    (tmp_path / "models/dcdm/poisson32.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="checksum"):
+        DCDM.load("poisson32")
+    with pytest.raises(InputError, match="2-D, got a 3-D"):
+        model.solve(Stencil.poisson((8, 8, 8)), np.ones(512))

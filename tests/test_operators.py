@@ -1,0 +1,104 @@
+"""DeepONet, MultiONet and MgNO: shapes, equivalences, parameter counts, resolution flexibility."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sciml.errors import InputError
+from sciml.nn.deeponet import DeepONet, GridOperator
+from sciml.nn.mgno import MgConv, MgNO
+from sciml.nn.multionet import MultiONet
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_mgno_darcy_rough_config_has_572661_parameters():
+    # reference §4.1: MgNO_DC, 4 layers, 24 channels, 6 levels, smoothing [1,0]x5 + [2,0]
+    assert n_params(MgNO(1, 1, width=24, levels=6, layers=4, padding="zeros")) == 572_661
+
+
+@pytest.mark.parametrize("size", [(33, 33), (64, 64), (65, 48), (100, 100)])
+def test_mgno_runs_on_any_grid_the_cycle_can_coarsen(size):
+    torch.manual_seed(0)
+    model = MgNO(2, 3, width=4, levels=5, layers=2)
+    out = model(torch.randn(2, 2, *size))
+    assert out.shape == (2, 3, *size) and torch.isfinite(out).all()
+
+
+def test_mgno_circular_padding_is_periodic_shift_equivariant():
+    # stride-2 convolutions commute with circular shifts by multiples of 2^(levels-1)
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 32, 32, dtype=torch.float64)
+    periodic = MgNO(1, 1, width=4, levels=3, layers=2, padding="circular").double()
+    dirichlet = MgNO(1, 1, width=4, levels=3, layers=2, padding="zeros").double()
+    shift = lambda t: torch.roll(t, shifts=(4, 8), dims=(-2, -1))  # noqa: E731
+    assert torch.allclose(periodic(shift(x)), shift(periodic(x)), atol=1e-12)
+    assert not torch.allclose(dirichlet(shift(x)), shift(dirichlet(x)), atol=1e-3)
+
+
+def test_mgconv_is_linear_and_one_level_is_one_convolution():
+    torch.manual_seed(0)
+    conv = MgConv(2, 3, [(1, 1), (2, 0), (1, 0)]).double()
+    f, g = torch.randn(2, 2, 2, 20, 20, dtype=torch.float64)
+    assert torch.allclose(conv(2 * f - 3 * g), 2 * conv(f) - 3 * conv(g), atol=1e-12)
+    single = MgConv(2, 3, [(1, 0)]).double()
+    assert torch.allclose(single(f), F.conv2d(f, single.pre[0][0]["S"].weight, padding=1), atol=1e-14)
+
+
+def test_mgno_bad_inputs():
+    model = MgNO(1, 1, width=4, levels=6, layers=1)
+    with pytest.raises(InputError, match="cannot be coarsened"):
+        model(torch.randn(1, 1, 16, 16))
+    with pytest.raises(InputError, match=r"x: expected shape \(batch, 1, H, W\)"):
+        model(torch.randn(1, 2, 64, 64))
+    with pytest.raises(InputError, match="padding"):
+        MgNO(padding="mirror")
+
+
+def test_deeponet_paths_and_paper_size():
+    torch.manual_seed(0)
+    net = DeepONet([100, 40, 40], [1, 40, 40], "relu")
+    assert n_params(net) == 7401  # DeepONet antiderivative network (lululxvi/deeponet)
+    assert net.b0.item() == 0.0 and all(layer.bias.detach().abs().max().item() == 0.0 for layer in net.branch)
+    u, y = torch.randn(5, 100), torch.rand(7, 1)
+    cart = net.cartesian(u, y)
+    assert cart.shape == (5, 7)
+    assert torch.allclose(net(u, y.expand(5, 7, 1)), cart, atol=1e-6)
+    assert torch.allclose(
+        net(u[:, None].expand(5, 7, 100).reshape(35, 100), y.repeat(5, 1)).reshape(5, 7), cart, atol=1e-6
+    )
+
+
+def test_multionet_starts_at_zero_and_one_summed_layer_is_deeponet():
+    torch.manual_seed(0)
+    multi = MultiONet([20, 16, 16, 16], [2, 16, 16, 16], sum_layers=1, activation="tanh")
+    u, y = torch.randn(4, 20), torch.rand(6, 2)
+    assert torch.equal(multi.cartesian(u, y), torch.zeros(4, 6))
+    deep = DeepONet([20, 16, 16, 16], [2, 16, 16, 16], "tanh", activate_branch_head=True)
+    state = {k: v for k, v in multi.state_dict().items() if k not in ("w", "b")}
+    deep.load_state_dict({**state, "b0": torch.tensor(0.25)})
+    with torch.no_grad():
+        multi.w.fill_(1.0)
+        multi.b.fill_(0.25)
+    assert torch.allclose(multi.cartesian(u, y), deep.cartesian(u, y), atol=1e-6)
+    assert torch.allclose(multi(u, y[:4]), deep(u, y[:4]), atol=1e-6)
+    deeper = MultiONet([20, 16, 16, 16], [2, 16, 16, 16], sum_layers=3)
+    assert n_params(deeper) == n_params(deep) + 3  # the overhead is l scalars
+
+
+def test_grid_operator_and_shape_errors():
+    net = GridOperator(MultiONet([2 * 9 * 9, 8, 8], [2, 8, 8], sum_layers=2))
+    assert net(torch.randn(3, 2, 9, 9)).shape == (3, 1, 9, 9)
+    with pytest.raises(InputError, match="C·H·W = 162"):
+        net(torch.randn(3, 1, 9, 9))
+    deep = DeepONet([10, 8], [1, 8])
+    with pytest.raises(InputError, match=r"u: expected shape \(batch, 10\)"):
+        deep(torch.randn(4, 11), torch.rand(4, 1))
+    with pytest.raises(InputError, match="y: expected last dimension 1"):
+        deep.cartesian(torch.randn(4, 10), torch.rand(5, 2))
+    with pytest.raises(InputError, match="match u's batch"):
+        deep(torch.randn(4, 10), torch.rand(3, 1))
+    with pytest.raises(InputError, match="sum_layers"):
+        MultiONet([10, 8], [1, 8], sum_layers=2)
