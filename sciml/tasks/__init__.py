@@ -5,6 +5,8 @@ learning, from a torch Dataset) in `dataset.py`. `fit` owns the loop; tasks own 
 """
 
 from .base import Task
+from .dataset import DatasetTask
+from .lpinn import LPINNTask
 from .pde import PDETask
 
-__all__ = ["Task", "PDETask"]
+__all__ = ["Task", "PDETask", "DatasetTask", "LPINNTask"]
