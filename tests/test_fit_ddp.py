@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-
 SCRIPT = textwrap.dedent("""
     import json, sys, torch
     import torch.distributed as dist
