@@ -194,19 +194,19 @@ def section_darcy(kind: str, args, models: tuple[str, ...]) -> dict:
         if name == "MgNO":
             model = Normalized.fit(MgNO(1, 1, width=24, levels=args.levels, layers=4), train_set)
             rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=5e-4,
-                              batch_size=8, loss=RelativeH1(method="fourier")))
+                              batch_size=8, loss=RelativeH1(method="fourier"), scheduler=args.scheduler))
         elif name == "FNO":
             model = Normalized.fit(fno(), train_set)
             rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2()))
+                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
         elif name == "DeepONet":
             model = Normalized.fit(branch_trunk(DeepONet, s), train_set)
             rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2()))
+                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
         elif name == "MultiONet":
             model = Normalized.fit(branch_trunk(MultiONet, s, sum_layers=4), train_set)
             rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2()))
+                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
     return {"data": info, "rows": rows, "anchor": ANCHORS[f"darcy_{kind}"]}
 
 
@@ -228,15 +228,16 @@ def section_antiderivative(args) -> dict:
         print(f"[{time.strftime('%H:%M:%S')}] antiderivative {name}: {args.anti_steps} steps", flush=True)
         task = DatasetTask(train_set, loss=MSE(), batch_size=10_000, validation=val_set, eval_batch_size=10_000)
         result = fit(model, task, steps=args.anti_steps, optimizer="adam+lbfgs", lbfgs_steps=args.anti_lbfgs,
-                     lr=1e-3, eval_every=args.anti_eval, seed=0, progress=False, callbacks=[log_epochs])
+                     lr=1e-3, eval_every=args.anti_eval, seed=0, progress=False, callbacks=[log_epochs],
+                     dtype=args.anti_dtype)
         task.restore_best(model)
-        test = test_set.to(task.ctx.dtype)
+        test = test_set.to(task.ctx.dtype)  # the model's precision
         pred = task.predict(model, test)
         target = test.batch(slice(None))["s"]
         err = ((pred - target) ** 2).flatten()
         keep = err.sort().values[: int(0.999 * len(err))]
         rows.append({"model": name, "params": n_params(model), "steps": args.anti_steps,
-                     "lbfgs_steps": args.anti_lbfgs,
+                     "lbfgs_steps": args.anti_lbfgs, "dtype": args.anti_dtype, "stop": result.stop_reason,
                      "seconds": result.metrics["time"], "best_step": task.best["epoch"],
                      "test_mse": float(err.mean()), "test_mse_drop_worst_0.1%": float(keep.mean())})
         print(f"    {json.dumps(rows[-1])}", flush=True)
@@ -255,7 +256,7 @@ def section_physics(args) -> dict:
     torch.manual_seed(0)
     mg = ZeroBoundary(Scaled(MgNO(1, 1, width=24, levels=args.levels, layers=4), a_mean, a_std, scale))
     row = train("PI-MgNO (FD energy)", mg, train_set, val_set, test_set, epochs=args.pi_epochs, lr=1e-3,
-                batch_size=8, loss=DarcyResidualFD(form="energy"))
+                batch_size=8, loss=DarcyResidualFD(form="energy"), scheduler=args.scheduler)
     rows.append(row)
     torch.manual_seed(0)
     s = args.resolution
@@ -263,7 +264,7 @@ def section_physics(args) -> dict:
                              dirichlet=True), a_mean, a_std, scale)
     weak = WeakFormResidual(f=1.0, d=2, centers=64, radius=args.pi_radius, nodes=5)
     rows.append(train("PI-MultiONet (weak form)", mo, train_set, val_set, test_set, epochs=args.pi_onet_epochs,
-                      lr=1e-3, batch_size=8, loss=weak))
+                      lr=1e-3, batch_size=8, loss=weak, scheduler=args.scheduler))
     info["pi"] = {"radius": args.pi_radius, "centers": 64, "quadrature": "5 radii x 10 angles per ball"}
     return {"data": info, "rows": rows, "anchor": ANCHORS["physics"]}
 
@@ -319,7 +320,8 @@ def markdown(report: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for r in sec["rows"]:
             lbfgs = r.get("lbfgs_steps") or 0
-            lines.append(f"| {r['model']} | {r['params']:,} | {r['steps'] - lbfgs} + {lbfgs} | {r['seconds']:.0f} | "
+            lines.append(f"| {r['model']} ({r.get('dtype', 'float32')}) | {r['params']:,} | "
+                         f"{r['steps'] - lbfgs} + {lbfgs} | {r['seconds']:.0f} | "
                          f"{r['best_step']} | {fmt(r['test_mse'])} | {fmt(r['test_mse_drop_worst_0.1%'])} |")
         lines += ["", f"Anchor: {sec['anchor']}.", "", generation(sec["data"]), ""]
     lines += ["## Goals", ""] + [f"- {g}" for g in report["goals"]] + [""]
@@ -367,6 +369,7 @@ def main(argv=None) -> dict:
     p.add_argument("--anti-steps", type=int, default=None, help="antiderivative steps (Adam then L-BFGS)")
     p.add_argument("--anti-lbfgs", type=int, default=None, help="how many of them are L-BFGS steps")
     p.add_argument("--pi-onet-epochs", type=int, default=None)
+    p.add_argument("--anti-dtype", default="float32", help="antiderivative training precision")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default=None, help="comma-separated subset of the Darcy models (MgNO,FNO,...)")
     p.add_argument("--pi-train", type=int, default=None, help="unlabelled training inputs of the physics section")
@@ -390,6 +393,7 @@ def main(argv=None) -> dict:
     args.pi_onet_epochs = args.pi_onet_epochs or 1
     args.anti_test = 10_000 if q else 100_000
     args.pi_radius = 0.01
+    args.scheduler = None if q else "onecycle"  # quick runs are too short for a one-cycle schedule
     sections = {}
     wanted = args.sections.split(",")
     if "darcy_smooth" in wanted:

@@ -24,7 +24,7 @@ from .geometry import (
     TimeDomain,
     Union,
 )
-from .losses import RelativeH1, RelativeL2
+from .losses import MSE, DarcyResidualFD, RelativeH1, RelativeL2, WeakFormResidual
 from .ops import div, grad, hessian, laplacian, partial
 from .problem import Problem, Reference
 from .weighting import LRAnnealing
@@ -37,5 +37,6 @@ __all__ = [
     "Domain", "Boundary", "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
     "Union", "Intersection", "Difference",
     "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "ode", "tasks", "linalg", "data", "losses",
-    "RelativeL2", "RelativeH1", "CausalWeighting", "LRAnnealing", "InputError",
+    "MSE", "RelativeL2", "RelativeH1", "DarcyResidualFD", "WeakFormResidual",
+    "CausalWeighting", "LRAnnealing", "InputError",
 ]

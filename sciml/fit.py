@@ -187,11 +187,11 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     dtype = _dtype(dtype, model)
     device = _device(device, model)
     rank, world = _distributed()
-    model.to(device=device, dtype=dtype)
+    _cast(model, device, dtype)
     ctx = Context(device=device, dtype=dtype, seed=seed, rank=rank, world_size=world)
     torch.manual_seed(seed)
     trained = task.setup(model, ctx)
-    trained.to(device=device, dtype=dtype)
+    _cast(trained, device, dtype)
 
     if steps is None and epochs is None:
         raise InputError("steps: give the number of optimizer steps (or epochs= for a dataset)")
@@ -300,6 +300,12 @@ def _dtype(dtype, model: nn.Module) -> torch.dtype:
     if dtype not in (torch.float32, torch.float64):
         raise InputError(f"dtype: expected float32 or float64, got {dtype!r}")
     return dtype
+
+
+def _cast(module: nn.Module, device: torch.device, dtype: torch.dtype) -> None:
+    """Move to ``device``; give real floating-point tensors ``dtype`` (complex ones keep theirs,
+    e.g. spectral weights of Fourier layers)."""
+    module._apply(lambda t: t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device=device))
 
 
 def _device(device, model: nn.Module) -> torch.device:
@@ -544,7 +550,8 @@ def _scheduler(spec, opt, n_steps: int, lr: float):
     if spec == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n_steps))
     if spec == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(2, n_steps), pct_start=0.2,
+        # at least 10 steps: OneCycleLR divides by its phase lengths (a run may stop earlier)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(10, n_steps), pct_start=0.2,
                                                    div_factor=2.0, anneal_strategy="cos")
     if isinstance(spec, str) and spec.startswith("exponential:"):
         return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=float(spec.split(":", 1)[1]))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .activations import Activation, activation
-from .deeponet import DeepONet
+from .deeponet import DeepONet, GridOperator
 from .lpinn import LPINN
-from .mgno import MgNO
+from .mgno import MgConv, MgNO
 from .mlp import MLP
 from .multionet import MultiONet
 from .pig import PIG
@@ -38,4 +38,5 @@ def build(name: str, problem, **options):
     return MODELS[name](problem, **{k: v for k, v in options.items() if v is not None})
 
 
-__all__ = ["MLP", "PIG", "LPINN", "DeepONet", "MultiONet", "MgNO", "Activation", "activation", "build", "MODELS"]
+__all__ = ["MLP", "PIG", "LPINN", "DeepONet", "GridOperator", "MultiONet", "MgNO", "MgConv",
+            "Activation", "activation", "build", "MODELS"]
