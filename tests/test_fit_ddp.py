@@ -24,6 +24,8 @@ SCRIPT = textwrap.dedent("""
     json.dump({"rank": rank, "world": dist.get_world_size(), "loss": result.history["loss"],
                "max_param_diff": float((gathered[0] - gathered[1]).abs().max()),
                "points0": result.task.x[0].tolist()}, open(f"{out}/rank{rank}.json", "w"))
+    dist.barrier()
+    dist.destroy_process_group()  # a gloo group left open can abort the process at exit
 """)
 
 
