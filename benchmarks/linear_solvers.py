@@ -26,13 +26,13 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, write_results  # noqa: E402
-from sciml.linalg import AMG, DCDM, LearnedMultigrid, Multigrid, Stencil, cg  # noqa: E402
+from benchmarks.common import markdown_table, write_results
+from sciml.linalg import AMG, DCDM, LearnedMultigrid, Multigrid, Stencil, cg
 
 SEED = 0
 DCDM_MAXITER = 300  # DCDM (float32 network, window 2) can stall far above 1e-8: bound its cost

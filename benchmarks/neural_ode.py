@@ -40,7 +40,7 @@ from torchdiffeq import odeint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sciml.ode import (  # noqa: E402
+from sciml.ode import (
     ErrorRegularizer,
     ExponentialDecay,
     KineticJacobianDynamics,

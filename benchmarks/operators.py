@@ -47,10 +47,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sciml.data as sd  # noqa: E402
-from sciml.data.normalize import Normalized  # noqa: E402
-from sciml.fit import fit  # noqa: E402
-from sciml.losses import (  # noqa: E402
+import sciml.data as sd
+from sciml.data.normalize import Normalized
+from sciml.fit import fit
+from sciml.losses import (
     MSE,
     DarcyResidualFD,
     RelativeH1,
@@ -58,10 +58,10 @@ from sciml.losses import (  # noqa: E402
     WeakFormResidual,
     zero_boundary,
 )
-from sciml.nn.deeponet import DeepONet, GridOperator  # noqa: E402
-from sciml.nn.mgno import MgNO  # noqa: E402
-from sciml.nn.multionet import MultiONet  # noqa: E402
-from sciml.tasks.dataset import DatasetTask  # noqa: E402
+from sciml.nn.deeponet import DeepONet, GridOperator
+from sciml.nn.mgno import MgNO
+from sciml.nn.multionet import MultiONet
+from sciml.tasks.dataset import DatasetTask
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ANCHORS = {
@@ -276,7 +276,7 @@ def machine() -> dict:
         import neuralop
 
         neuralop_version = neuralop.__version__
-    except Exception:  # noqa: BLE001 - optional peer
+    except (ImportError, AttributeError):  # the peer is optional (bench extra)
         neuralop_version = None
     return {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),

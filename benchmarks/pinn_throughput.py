@@ -26,14 +26,14 @@ import time
 
 os.environ.setdefault("DDE_BACKEND", "pytorch")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import markdown_table, write_results  # noqa: E402
+from common import markdown_table, write_results
 
-import sciml as sm  # noqa: E402
-from sciml.registry import load_problem  # noqa: E402
+import sciml as sm
+from sciml.registry import load_problem
 
 
 def problems():

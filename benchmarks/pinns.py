@@ -40,12 +40,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sciml as sm  # noqa: E402
-from sciml import ops  # noqa: E402
-from sciml.causal import CausalWeighting  # noqa: E402
-from sciml.nn.lpinn import LPINN  # noqa: E402
-from sciml.nn.pig import PIG  # noqa: E402
-from sciml.tasks.lpinn import LPINNTask  # noqa: E402
+import sciml as sm
+from sciml import ops
+from sciml.causal import CausalWeighting
+from sciml.nn.lpinn import LPINN
+from sciml.nn.pig import PIG
+from sciml.tasks.lpinn import LPINNTask
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -33,6 +33,9 @@ class LRAnnealing:
         """New weights for the non-reference terms (reference terms keep theirs)."""
         if step % self.every:
             return weights
+        if not reference:
+            raise InputError("adaptive: learning-rate annealing needs residual terms to scale against; "
+                             "this training target has none")
         params = [p for p in params if p.requires_grad]
 
         def grads(t):

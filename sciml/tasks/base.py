@@ -59,6 +59,10 @@ class Task(abc.ABC):
         """Weights of the loss terms when the user gives none (e.g. the conditions' own)."""
         return {}
 
+    def reference_terms(self) -> list[str]:
+        """Terms adaptive weighting scales the others against (the PDE residuals); none by default."""
+        return []
+
     def steps_per_epoch(self) -> int:
         """Optimizer steps in one pass over the data (1 for collocation problems)."""
         return 1
