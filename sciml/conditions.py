@@ -292,8 +292,15 @@ class HardConstraint(nn.Module):
             g1, g2 = ops.autograd_jet(g, x)
             p1, p2 = ops.autograd_jet(phi, x)
             d1 = g1 + p1 * n[..., None] + phi[..., None] * jet.d1
-            d2 = g2 + p2 * n[..., None] + 2 * p1 * jet.d1 + phi[..., None] * jet.d2
-            ops.attach_jet(u, x, d1, d2)
+            if jet.d2 is not None:
+                d2 = g2 + p2 * n[..., None] + 2 * p1 * jet.d1 + phi[..., None] * jet.d2
+                ops.attach_jet(u, x, d1, d2)
+            elif jet.lap is not None:  # trace: Δ(g + φn) = Δg + nΔφ + 2∇φ·∇n + φΔn over lap_dims
+                dims = list(jet.lap_dims)
+                lap = ((g2 + p2 * n[..., None] + 2 * p1 * jet.d1)[..., dims].sum(-1) + phi * jet.lap)
+                ops.attach_jet(u, x, d1, None, lap, jet.lap_dims)
+            else:
+                ops.attach_jet(u, x, d1, None, None, ())
         return u
 
 

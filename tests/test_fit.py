@@ -89,7 +89,7 @@ def test_nan_stops_naming_the_term_and_returns_last_good_state():
     calls = {"n": 0}
 
     def pde(u, x):
-        calls["n"] += 1
+        calls["n"] += x.shape[0] == 64  # training evaluations (not the task's 4-point probe)
         r = sm.laplacian(u, x) + 1.0
         return r * float("nan") if calls["n"] > 6 else r
 

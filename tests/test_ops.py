@@ -51,16 +51,25 @@ def test_constant_output_has_zero_derivatives(x):
 
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("fourier", [None, 6])
-def test_mlp_forward_jets_equal_autograd(act, fourier):
+@pytest.mark.parametrize("second", [None, (0, 1, 2), (1, 2), (0, 2), ()])
+def test_mlp_forward_jets_equal_autograd(act, fourier, second):
+    """Every operator equals nested autograd whatever second derivatives the jet carries
+    (the diagonal, one trace, or none): what the jet lacks comes from autograd on its d1."""
     torch.manual_seed(1)
     m = MLP(3, 2, width=12, depth=3, activation=act, fourier_features=fourier,
             input_bounds=([0, -1, -1], [1, 1, 2])).double()
     x = torch.rand(40, 3, dtype=torch.float64, requires_grad=True)
     u_ad = m(x)
-    with ops.forward_derivatives():
+    with ops.forward_derivatives(second=second):
         u_fw = m(x)
-    assert isinstance(getattr(u_fw, "_sciml_jet", None), ops.Jet)
-    assert getattr(u_ad, "_sciml_jet", None) is None
+    jet = ops.attached_jet(u_fw, x)
+    assert isinstance(jet, ops.Jet) and getattr(u_ad, "_sciml_jet", None) is None
+    if second is None:
+        assert jet.d2 is not None and jet.lap is None
+    else:  # the narrowed jet holds exactly what was asked for
+        assert jet.d2 is None and jet.lap_dims == second and (jet.lap is None) == (second == ())
+        if second:
+            torch.testing.assert_close(jet.lap, sm.laplacian(u_ad, x, dims=second), rtol=1e-10, atol=1e-10)
     for f in (lambda u: sm.laplacian(u, x), lambda u: sm.laplacian(u, x, dims=[1, 2]),
               lambda u: sm.grad(u, x), lambda u: sm.partial(u, x, 2), lambda u: sm.partial(u, x, 1, 1),
               lambda u: sm.partial(u, x, 0, 2), lambda u: sm.hessian(u, x)):
@@ -107,15 +116,41 @@ def test_mlp_rejects_wrong_dtype():
         m(torch.zeros(3, 2, dtype=torch.int64))
 
 
-def test_hard_constraint_jet_equals_autograd():
+@pytest.mark.parametrize("second", [None, (0, 1), (1,), ()])
+def test_hard_constraint_jet_equals_autograd(second):
     problem_domain = sm.Rectangle((0.0, -1.0), (2.0, 1.0))
     cond = sm.Dirichlet(problem_domain.boundary, lambda x: (x[:, 0] ** 2 * torch.sin(x[:, 1]))[:, None], hard=True)
     torch.manual_seed(0)
     model = sm.HardConstraint(MLP(2, 1, 10, 2).double(), cond, problem_domain)
     x = problem_domain.sample(30, 0).requires_grad_(True)
     u_ad = model(x)
-    with ops.forward_derivatives():
+    with ops.forward_derivatives(second=second):
         u_fw = model(x)
     assert ops.attached_jet(u_fw, x) is not None and ops.attached_jet(u_ad, x) is None
-    for f in (lambda u: sm.laplacian(u, x), lambda u: sm.grad(u, x), lambda u: sm.partial(u, x, 0, 1)):
+    assert ops.attached_jet(u_fw, x).lap_dims == second
+    for f in (lambda u: sm.laplacian(u, x), lambda u: sm.grad(u, x), lambda u: sm.partial(u, x, 0, 1),
+              lambda u: sm.partial(u, x, 1, 1)):
         torch.testing.assert_close(f(u_fw), f(u_ad), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    ("poisson2d", {}, (0, 1)),  # Δu: one trace over all dims
+    ("heat1d", {}, (1,)),  # u_t − u_xx: a trace over space only
+    ("burgers1d", {}, (1,)),
+    ("klein_gordon", {}, None),  # u_tt − u_xx: two different second derivatives, the diagonal
+    ("convection", {"beta": 5.0}, ()),  # first order: no second derivatives
+])
+def test_pde_task_carries_only_the_second_derivatives_its_equations_take(name, params, expected):
+    from sciml.registry import load_problem
+    from sciml.tasks.base import Context
+
+    problem = load_problem(name, **params)
+    model = MLP(problem.dim, problem.output_dim, 8, 2)
+    task = sm.tasks.PDETask(problem, points=16)
+    task.setup(model, Context(device=torch.device("cpu"), dtype=torch.float32, seed=0))
+    assert task.second == expected
+    # and the loss it trains on equals the one through the full diagonal
+    terms = task.loss_terms(model)
+    task.second = None
+    for k, v in task.loss_terms(model).items():
+        torch.testing.assert_close(terms[k], v, rtol=1e-5, atol=1e-6)

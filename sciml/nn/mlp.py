@@ -85,7 +85,7 @@ class MLP(nn.Module):
         return self.layers[-1](h)
 
     def _forward_jet(self, x: torch.Tensor) -> torch.Tensor:
-        j = ops.jet_input(x)
+        j = ops.jet_input(x, ops.second_request())
         if self.in_scale is not None:
             j = ops.jet_linear(j, torch.diag(self.in_scale), self.in_shift)
         if self.fourier_B is not None:

@@ -68,9 +68,24 @@ class PDETask(Task):
         self.conditions = [(names[c], c) for c in soft]
         self.output_dim = self.problem.output_dim
         self._sample()
+        self.second = self._probe_second_derivatives(trained) if self.use_jets else None
         test = self.problem.test_data(self.test_points)
         self.test = None if test is None else tuple(t.to(ctx.device, ctx.dtype) for t in test)
         return trained
+
+    def _probe_second_derivatives(self, model: nn.Module) -> tuple[int, ...] | None:
+        """Which second derivatives the equations take, from one evaluation on a few points.
+
+        One Laplacian (over all dims or a subset, e.g. u_xx of a space–time problem) or none at
+        all lets jet models carry 1 + d + 1 (or 1 + d) streams instead of 1 + 2d. None: the
+        whole diagonal. The choice only affects speed: anything else falls back to autograd.
+        """
+        x = self.x[:4].detach().requires_grad_(True)
+        with ops.forward_derivatives(True), ops.record_second_derivatives() as seen:
+            u = model(x)
+            for eq in self.problem.equations.values():
+                eq(u, x)
+        return (() if not seen else next(iter(seen))) if len(seen) <= 1 else None
 
     def _to(self, t: torch.Tensor, grad: bool) -> torch.Tensor:
         t = t.detach().to(self.ctx.device, self.ctx.dtype)  # never mark the caller's tensor
@@ -91,7 +106,7 @@ class PDETask(Task):
     # -- losses and metrics --------------------------------------------------------------------
 
     def loss_terms(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        with ops.forward_derivatives(self.use_jets):
+        with ops.forward_derivatives(self.use_jets, second=self.second):
             u = model(self.x)
         terms = {}
         for name, eq in self.problem.equations.items():
