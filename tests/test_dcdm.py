@@ -101,3 +101,17 @@ def test_save_load_roundtrip_checksum_and_dimension_check(model, tmp_path, monke
         DCDM.load("poisson32")
     with pytest.raises(InputError, match="2-D, got a 3-D"):
         model.solve(Stencil.poisson((8, 8, 8)), np.ones(512))
+
+
+def test_network_input_keeps_its_magnitude_per_cell_at_other_sizes(model):
+    assert model.meta["train_fluid"] == 32 * 32 and model.input_scale(32 * 32) == 1.0
+    r = torch.randn(64 * 64, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    q = model.direction((64, 64))(r)
+    x = (2 * r / r.norm(dim=0)).T.reshape(2, 1, 64, 64).float()  # √(64² / 32²) = 2
+    with torch.no_grad():
+        ref = model.net(x).reshape(2, -1).T.double()
+    assert torch.equal(q, ref)
+    solid = torch.zeros(64, 64, dtype=torch.bool)
+    solid[:, :48] = True  # a quarter of the cells fluid: as many as at training, scale 1
+    st = Stencil((64, 64), solid=solid.numpy(), bc=("dirichlet", "neumann", "neumann", "neumann"))
+    assert model.input_scale(int(st.fluid.sum())) == 1.0
