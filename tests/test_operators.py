@@ -73,7 +73,7 @@ def test_deeponet_paths_and_paper_size():
 
 def test_multionet_starts_at_zero_and_one_summed_layer_is_deeponet():
     torch.manual_seed(0)
-    multi = MultiONet([20, 16, 16, 16], [2, 16, 16, 16], sum_layers=1, activation="tanh")
+    multi = MultiONet([20, 16, 16, 16], [2, 16, 16, 16], sum_layers=1, activation="tanh", branch_activation="tanh")
     u, y = torch.randn(4, 20), torch.rand(6, 2)
     assert torch.equal(multi.cartesian(u, y), torch.zeros(4, 6))
     deep = DeepONet([20, 16, 16, 16], [2, 16, 16, 16], "tanh", activate_branch_head=True)
@@ -86,6 +86,37 @@ def test_multionet_starts_at_zero_and_one_summed_layer_is_deeponet():
     assert torch.allclose(multi(u, y[:4]), deep(u, y[:4]), atol=1e-6)
     deeper = MultiONet([20, 16, 16, 16], [2, 16, 16, 16], sum_layers=3)
     assert n_params(deeper) == n_params(deep) + 3  # the overhead is l scalars
+
+
+def test_multionet_needs_signed_activations(tmp_path, monkeypatch):
+    """With ReLU on every layer each summed product <g^k, h^k> is >= 0 (the cause of the 3.7x worse
+    Darcy benchmark); the default tanh_sin / silu_id products are signed and the model trains as well
+    as DeepONet (antiderivative, 400 full-batch Adam steps)."""
+    import sciml.data as sd
+    from sciml.fit import fit
+    from sciml.losses import MSE
+
+    u, y = torch.randn(8, 100), torch.rand(9, 1)
+    relu = MultiONet([100, 40, 40], [1, 40, 40], sum_layers=2, activation="relu", branch_activation="relu")
+    default = MultiONet([100, 40, 40], [1, 40, 40], sum_layers=2)
+    for net, signed in ((relu, False), (default, True)):
+        products = [b @ t.T for b, t in zip(net.branch_features(u), net.trunk_features(y))]
+        assert any(bool((p < 0).any()) for p in products) == signed
+
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path / "cache"))
+    ds = sd.load("antiderivative", n=300, workers=1)
+
+    def val_error(build):
+        torch.manual_seed(0)
+        result = fit(build(), ds, steps=400, loss=MSE(), batch_size=300, validation=60, lr=1e-3,
+                     optimizer="adam", progress=False)
+        return result.metrics["val_rel_l2"]
+
+    deep = val_error(lambda: DeepONet([100, 40, 40], [1, 40, 40]))
+    multi = val_error(lambda: MultiONet([100, 40, 40], [1, 40, 40], sum_layers=2))
+    multi_relu = val_error(lambda: MultiONet([100, 40, 40], [1, 40, 40], sum_layers=2, activation="relu",
+                                             branch_activation="relu"))
+    assert multi < deep < 0.1 and multi < 0.4 * multi_relu  # measured 0.084, 0.091, 0.30
 
 
 def test_grid_operator_and_shape_errors():

@@ -73,6 +73,31 @@ def _silu_d2(v):
     return s * (1 - s) * (2 + v * (1 - 2 * s))
 
 
+def _silu(v):
+    return torch.nn.functional.silu(v)
+
+
+def _sin_shift(v):
+    """(sin(π(v+1)), π·cos(π(v+1))): the inner map of DGNO's ``*_Sin`` activations and its derivative."""
+    z = math.pi * (v + 1)
+    return torch.sin(z), math.pi * torch.cos(z)
+
+
+def _outer_sin_plus_id(outer, d1, d2):
+    """f(v) = outer(sin(π(v+1))) + v with f', f'' by the chain rule (DGNO's Tanh_Sin, SiLU_Sin)."""
+
+    def all3(v):
+        s, ds = _sin_shift(v)
+        g1 = d1(s)
+        return outer(s) + v, g1 * ds + 1, d2(s) * ds * ds - g1 * math.pi**2 * s
+
+    return all3
+
+
+_tanh_sin_all = _outer_sin_plus_id(torch.tanh, _tanh_d1, _tanh_d2)
+_silu_sin_all = _outer_sin_plus_id(_silu, _silu_d1, _silu_d2)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
@@ -81,6 +106,12 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("cos", torch.cos, lambda v: -torch.sin(v), lambda v: -torch.cos(v)),
         Activation("gelu", lambda v: v * _Phi(v), lambda v: _Phi(v) + v * _phi(v), lambda v: _phi(v) * (2 - v * v)),
         Activation("silu", torch.nn.functional.silu, _silu_d1, _silu_d2),
+        # MultiONet / DGNO (yaohua32/DGenNO Networks/FunActivation.py): signed, identity-skewed
+        Activation("tanh_sin", lambda v: _tanh_sin_all(v)[0], lambda v: _tanh_sin_all(v)[1],
+                   lambda v: _tanh_sin_all(v)[2], _tanh_sin_all),
+        Activation("silu_sin", lambda v: _silu_sin_all(v)[0], lambda v: _silu_sin_all(v)[1],
+                   lambda v: _silu_sin_all(v)[2], _silu_sin_all),
+        Activation("silu_id", lambda v: _silu(v) + v, lambda v: _silu_d1(v) + 1, _silu_d2),
         Activation("softplus", torch.nn.functional.softplus, torch.sigmoid,
                    lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))),
     ]
@@ -88,7 +119,7 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def activation(name: str | Activation) -> Activation:
-    """Look an activation up by name (tanh, sin, cos, gelu, silu, softplus)."""
+    """Look an activation up by name (tanh, sin, cos, gelu, silu, softplus, tanh_sin, silu_sin, silu_id)."""
     if isinstance(name, Activation):
         return name
     if name not in ACTIVATIONS:

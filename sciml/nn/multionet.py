@@ -8,6 +8,13 @@ inner products over the last ``l = sum_layers`` depths with learnable scalar wei
 (``Networks/MultiONets.py`` of yaohua32/DGenNO: the output starts at 0). ``l = 1, w = 1`` is an
 unstacked DeepONet whose branch head is activated. Same evaluation paths as :class:`DeepONet`
 (pointwise, batched, cartesian), so it is a drop-in replacement; the overhead is ``l`` scalars.
+
+Activations. Every summed layer is activated, so the activation must be signed: with ReLU (or
+any non-negative activation) on both nets every ⟨g^k, h^k⟩ is ≥ 0 and the output is a combination
+of l non-negative functions, which cripples the model (DeepONet keeps a linear branch head for
+this reason). The defaults are the reference's identity-skewed activations, trunk
+``tanh_sin`` = tanh(sin(π(y+1))) + y and branch ``silu_id`` = SiLU(v) + v
+(``Networks/FunActivation.py``; the DGNO decoders use these or ``silu_sin``).
 """
 
 from __future__ import annotations
@@ -22,15 +29,18 @@ from .deeponet import BranchTrunk
 
 
 class MultiONet(BranchTrunk):
-    """``MultiONet(branch=[m, w, …, w], trunk=[d, w, …, w], sum_layers=l)``; ``l`` < number of layers."""
+    """``MultiONet(branch=[m, w, …, w], trunk=[d, w, …, w], sum_layers=l)``; ``l`` < number of layers.
+
+    ``activation`` is the trunk's (and the branch's when ``branch_activation=None``).
+    """
 
     def __init__(
         self,
         branch: Sequence[int],
         trunk: Sequence[int],
         sum_layers: int = 4,
-        activation="tanh",
-        branch_activation=None,
+        activation="tanh_sin",
+        branch_activation="silu_id",
     ):
         super().__init__(branch, trunk, activation, branch_activation, activate_branch_head=True)
         check(
