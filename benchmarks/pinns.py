@@ -121,9 +121,9 @@ def _scheduler(steps: int):
     return f"exponential:{gamma}"
 
 
-def run_case(name: str, method: str, seed: int, quick: bool) -> dict:
+def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | None = None) -> dict:
     torch.set_num_threads(1)
-    cfg = settings(name, quick)
+    cfg = settings(name, quick) | (overrides or {})
     problem = _problem(name)
     sm.seed_everything(seed)
     t0 = time.perf_counter()
@@ -297,6 +297,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--speed-sizes", nargs="*", default=None, type=lambda s: tuple(int(v) for v in s.split("x")),
                     help="NxPOINTS pairs, e.g. 800x10000 4000x2000 (rows replace those of an earlier run)")
     ap.add_argument("--jobs", type=int, default=1, help="cases run in parallel processes")
+    ap.add_argument("--steps", type=int, default=None, help="override the training steps of every case run")
+    ap.add_argument("--points", type=int, default=None, help="override the collocation points")
+    ap.add_argument("--resample", type=int, default=None, help="override: resample points every k steps")
+    ap.add_argument("--methods", nargs="*", default=None, help="subset of PINN, PIG, LPINN")
     ap.add_argument("--out", default="pinns")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
     args = ap.parse_args(argv)
@@ -311,8 +315,11 @@ def main(argv=None) -> dict:
         ap.error(f"unknown problems {sorted(unknown)}; known: {ALL}")
     report = {"quick": args.quick, "seeds": args.seeds, "machine": machine(), "accuracy": [], "speed": []}
     if not args.speed_only:
-        jobs = [(n, m, s, args.quick) for n in names for s in args.seeds
-                for m in (("PINN", "LPINN") if n.startswith("convection") else ("PINN", "PIG"))]
+        overrides = {k: v for k, v in (("steps", args.steps), ("points", args.points), ("resample", args.resample))
+                     if v is not None}
+        jobs = [(n, m, s, args.quick, overrides) for n in names for s in args.seeds
+                for m in (("PINN", "LPINN") if n.startswith("convection") else ("PINN", "PIG"))
+                if args.methods is None or m in args.methods]
         if args.jobs > 1:
             with mp.get_context("spawn").Pool(args.jobs) as pool:
                 rows = pool.starmap(run_case, jobs)
