@@ -150,7 +150,8 @@ def main(argv=None):
     notes = (f"Adam lr {args.lr}, {steps} steps, MLP {args.depth}×{args.width} tanh, {args.points} interior + "
              f"{args.boundary_points} boundary points (fixed), float32, {args.threads} torch thread(s), median of "
              f"{repeats} alternating repeats (seeds 0..{repeats - 1}); time = process CPU time. "
-             f"sciml uses forward jets for the Laplacian (one trace stream: value, gradient, Δ); DeepXDE its cached autograd Hessian.")
+             "sciml uses forward jets for the Laplacian (one trace stream: value, gradient, Δ); "
+             "DeepXDE its cached autograd Hessian.")
     write_results("pinn_throughput", {"config": vars(args) | {"steps": steps, "repeats": repeats}, "rows": rows,
                                       "times": times}, table, notes)
     print(table)

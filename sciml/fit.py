@@ -21,6 +21,9 @@ What it does, and how to rely on it:
   wall time).
 * **NaN.** If a loss term becomes NaN or infinite, fit stops with a message naming the term
   and the step, and returns the model as it was at the last step whose loss was finite.
+* **Best epoch.** A dataset fit with a validation split returns the model of its best
+  validation evaluation (lowest ``val_rel_l2``, ``task.restore_best``); ``result.metrics`` are
+  that evaluation's metrics plus ``best_epoch`` (the history keeps every evaluation).
 * **Data parallel.** Under ``torchrun`` (``WORLD_SIZE`` > 1) each rank samples its own points
   (or shard of the data); fit averages gradients and loss terms across ranks after every
   backward pass — what DistributedDataParallel does, without wrapping the model — and only
@@ -43,6 +46,7 @@ from torch import nn
 
 from .errors import InputError
 from .io import atomic_path, ensure_dir, write_json
+from .ode.stats import split_output
 from .problem import Problem
 from .tasks.base import Context, Task
 from .tasks.pde import PDETask
@@ -131,13 +135,14 @@ class Result:
     task: Task | None = field(repr=False, default=None)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Model output at points ``x`` (N, d), without gradients."""
+        """Model output at points ``x`` (N, d), without gradients (the prediction alone for a
+        model that returns ``(pred, stats)``)."""
         p = next(self.model.parameters(), None)
         with torch.no_grad():
             x = torch.as_tensor(x)
             if p is not None:
                 x = x.to(p.device, p.dtype)
-            return self.model(x)
+            return split_output(self.model(x))[0]
 
     def plot(self, out: str | os.PathLike = "figures") -> list[Path]:
         """Write figures (loss history; solution, reference and error fields) into ``out``."""
@@ -168,7 +173,8 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
         points: int = 2048, boundary_points: int | None = None, sampling: str = "uniform",
         resample_every: int | None = None, derivatives: str = "auto", equation_loss: Callable | None = None,
         test_points: int = 4096, loss: Callable | None = None, batch_size: int = 32,
-        validation: float = 0.1, eval_every: int | None = None, callbacks: Sequence[Callable] = (),
+        validation: float = 0.1, regularizers: Sequence[Callable] | None = None, eval_every: int | None = None,
+        callbacks: Sequence[Callable] = (),
         dtype: torch.dtype | str | None = None, device: str | torch.device | None = None, seed: int = 0,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
         resume: str | os.PathLike | None = None, progress: bool = True) -> Result:
@@ -176,14 +182,16 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
 
     See the module docstring for the semantics. PDE options: ``points``, ``boundary_points``,
     ``sampling``, ``resample_every``, ``derivatives``, ``equation_loss``, ``test_points``.
-    Dataset options: ``epochs``, ``loss``, ``batch_size``, ``validation``. Loss ``weights`` map
+    Dataset options: ``epochs``, ``loss``, ``batch_size``, ``validation``, ``regularizers`` (e.g.
+    ``[sm.ode.ErrorRegularizer(...)]`` for a model returning ``(pred, stats)``). Loss ``weights`` map
     term names to numbers; ``adaptive="lra"`` (or ``sm.LRAnnealing(...)``) adapts them.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     task = _make_task(target, points=points, boundary_points=boundary_points, sampling=sampling,
                       resample_every=resample_every, derivatives=derivatives, equation_loss=equation_loss,
-                      test_points=test_points, loss=loss, batch_size=batch_size, validation=validation)
+                      test_points=test_points, loss=loss, batch_size=batch_size, validation=validation,
+                      regularizers=regularizers)
     dtype = _dtype(dtype, model)
     device = _device(device, model)
     rank, world = _distributed()
@@ -262,6 +270,9 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     if checkpoint is not None and rank == 0 and completed > start:
         loop.save(checkpoint, completed, history, config)
     metrics = task.evaluate(trained)
+    if getattr(task, "val", None) is not None and getattr(task, "best", None):  # dataset fit, validation split
+        task.restore_best(trained)  # return the model of the best validation evaluation
+        metrics = {**task.best["metrics"], "best_epoch": task.best["epoch"]}
     for key in list(metrics):
         column = [v for v in history[key] if v is not None]
         if column:
@@ -276,7 +287,10 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
 # internals
 
 
-def _make_task(target, *, loss, batch_size, validation, **pde_options) -> Task:
+def _make_task(target, *, loss, batch_size, validation, regularizers, **pde_options) -> Task:
+    if regularizers is not None and not isinstance(target, torch.utils.data.Dataset):
+        raise InputError("regularizers: only for dataset fits (give them to DatasetTask(..., regularizers=) "
+                         f"for a Task), got a {type(target).__name__} target")
     if isinstance(target, Task):
         return target
     if isinstance(target, Problem):
@@ -286,7 +300,7 @@ def _make_task(target, *, loss, batch_size, validation, **pde_options) -> Task:
             from .tasks.dataset import DatasetTask
         except ImportError:  # pragma: no cover - present in a full install
             raise InputError("target: dataset training needs sciml.tasks.dataset") from None
-        return DatasetTask(target, loss=loss, batch_size=batch_size, validation=validation)
+        return DatasetTask(target, loss=loss, batch_size=batch_size, validation=validation, regularizers=regularizers)
     raise InputError(f"target: expected an sm.Problem, a torch Dataset or a Task, got {type(target).__name__}")
 
 

@@ -49,6 +49,22 @@ def test_deeponet_antiderivative_and_exact_resume(cache, tmp_path):
     assert straight.history["mse"][-1] < 0.5 * straight.history["mse"][0]
 
 
+def test_fit_returns_the_model_of_the_best_validation_epoch(cache):
+    ds = sd.load("antiderivative", n=120, workers=1)
+    torch.manual_seed(0)
+    net = DeepONet([100, 40, 40], [1, 40, 40])
+    result = fit(net, ds, epochs=8, loss=MSE(), batch_size=25, validation=20, lr=1e-2, progress=False)
+    rel = [v for v in result.history["val_rel_l2"] if v is not None]
+    loss = [v for v in result.history["val_loss"] if v is not None]
+    best = min(range(len(rel)), key=rel.__getitem__)
+    assert best < len(rel) - 1 and rel[-1] > 1.5 * rel[best]  # the last epoch is not the best one
+    assert result.metrics["best_epoch"] == best + 1
+    assert result.metrics["val_rel_l2"] == rel[best] and result.metrics["val_loss"] == loss[best]
+    task = result.task
+    assert task._metrics(result.model, task.val, "val")["val_rel_l2"] == pytest.approx(rel[best], rel=1e-6)
+    assert task._val_loss(result.model, task.val) == pytest.approx(loss[best], rel=1e-6)
+
+
 def test_dataset_and_model_mismatch_are_clear_errors(cache):
     ds = sd.load("darcy", n=6, resolution=9, workers=1)
     with pytest.raises(InputError, match=r"x: expected shape \(batch, 2, H, W\)"):

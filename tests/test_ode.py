@@ -259,3 +259,95 @@ def test_ernode_training_reduces_nfe_on_spiral():
 
     vanilla, ernode = train(0.0), train(0.1)
     assert ernode * 1.5 <= vanilla
+
+
+# ---------------------------------------------------------------------------------------- through fit
+class _Field(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
+
+    def forward(self, t, y):
+        return self.net(y)
+
+
+class _FinalState(nn.Module):
+    """y0 -> (y(1), stats): a NeuralODE inside a model, as fit sees it."""
+
+    def __init__(self):
+        super().__init__()
+        self.node = NeuralODE(_Field(), rtol=1e-5, atol=1e-6)
+        self.register_buffer("t", torch.tensor([0.0, 1.0]))
+
+    def forward(self, y0):
+        y, stats = self.node(y0, self.t)
+        return y[-1], stats
+
+
+def _final_state_data():
+    from sciml.data.datasets import FieldDataset
+
+    y0 = 2 * torch.rand(64, 2, generator=torch.Generator().manual_seed(0)) - 1
+    a = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]])
+    with torch.no_grad():
+        y1 = odeint(lambda t, y: (y**3) @ a, y0, torch.tensor([0.0, 1.0]))[-1]
+    return FieldDataset({"y0": y0, "y1": y1}, ("y0",), "y1")
+
+
+def _fit_final_state(data, regularizers, epochs=4, validation=16, **kw):
+    import sciml as sm
+
+    torch.manual_seed(0)
+    model = _FinalState()
+    result = sm.fit(model, data, epochs=epochs, loss=sm.MSE(), batch_size=16, lr=1e-2, validation=validation,
+                    regularizers=regularizers, progress=False, **kw)
+    with torch.no_grad():
+        _, stats = model(data.fields["y0"])
+    return result, stats
+
+
+def test_fit_with_error_regularizer_lowers_error_and_nfe():
+    data = _final_state_data()
+    # no validation split: fit returns the last model, not the best-validation one
+    plain, plain_stats = _fit_final_state(data, None, validation=0)
+    reg = ErrorRegularizer(ExponentialDecay(10.0, 1.0, 4))
+    ernode, ernode_stats = _fit_final_state(data, [reg], validation=0)
+    assert "error_regularizer" not in plain.history.keys()
+    # the regulariser is its own term, λ(epoch)·mean r|dt| with the schedule at fit's epoch (4 steps/epoch)
+    terms = ernode.history["error_regularizer"]
+    assert len(terms) == 16 and all(t > 0 for t in terms)
+    losses, mse = ernode.history["loss"], ernode.history["mse"]
+    assert all(loss == pytest.approx(m + t, rel=1e-6) for loss, m, t in zip(losses, mse, terms))
+    assert ernode_stats.error.item() < 0.5 * plain_stats.error.item()
+    assert ernode_stats.nfe < plain_stats.nfe
+    # Result.predict gives the prediction alone, equal to the model's
+    y0 = data.fields["y0"][:5]
+    torch.testing.assert_close(ernode.predict(y0), ernode.model(y0)[0].detach())
+
+
+def test_fit_with_regularizer_resumes_to_identical_history(tmp_path):
+    data = _final_state_data()
+    regs = [ErrorRegularizer(ExponentialDecay(1.0, 0.1, 4)), StiffnessRegularizer(0.01)]
+    straight, _ = _fit_final_state(data, regs)
+    _fit_final_state(data, regs, epochs=2, checkpoint=tmp_path / "ck.pt")
+    resumed, _ = _fit_final_state(data, regs, resume=tmp_path / "ck.pt")
+    for key in ("loss", "mse", "error_regularizer", "stiffness_regularizer", "val_loss"):
+        assert straight.history[key] == resumed.history[key]
+    # the schedule stepped: weight 1 in epoch 0, 10^(-3/4) in epoch 3 (the term shrinks with it)
+    first, last = straight.history["error_regularizer"][:3], straight.history["error_regularizer"][-3:]
+    assert max(last) < min(first)
+
+
+def test_fit_regularizers_bad_input():
+    import sciml as sm
+
+    data = _final_state_data()
+    plain = nn.Linear(2, 2)
+    with pytest.raises(InputError, match=r"regularizers: the model must return \(prediction, stats\)") as e:
+        sm.fit(plain, data, epochs=1, regularizers=[ErrorRegularizer(1.0)], progress=False)
+    assert _one_line(e)
+    with pytest.raises(InputError, match="regularizers: expected a list"):
+        sm.fit(_FinalState(), data, epochs=1, regularizers=ErrorRegularizer(1.0), progress=False)
+    problem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u)
+    with pytest.raises(InputError, match="regularizers: only for dataset fits"):
+        sm.fit(nn.Linear(1, 1), problem, steps=1, regularizers=[ErrorRegularizer(1.0)], progress=False)

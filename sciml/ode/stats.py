@@ -78,3 +78,10 @@ class SolverStats:
             "stiffness": num(self.stiffness),
             "local": self.local,
         }
+
+
+def split_output(out) -> tuple[torch.Tensor, SolverStats | None]:
+    """(prediction, solver stats or None) of a model output ``pred`` or ``(pred, stats)``."""
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], SolverStats):
+        return out[0], out[1]
+    return out, None

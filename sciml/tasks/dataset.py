@@ -24,6 +24,13 @@
   drawn when the batch is drawn (so L-BFGS re-evaluations see the same points).
 * **Schedule.** fit's ``scheduler="onecycle"`` is the reference's one-cycle (cosine, start at lr/2,
   peak at 20%).
+* **Solver regularisers.** A model may return ``(pred, stats)`` with ``stats`` the
+  :class:`~sciml.ode.SolverStats` of a :class:`~sciml.ode.NeuralODE` inside it; ``pred`` is what the
+  loss and metrics see. ``regularizers=[sm.ode.ErrorRegularizer(...), ...]`` (fit passes its own
+  argument on) adds ``reg(stats, epoch)`` to the loss as a term of its own, named after the class
+  (``error_regularizer``, ``stiffness_regularizer``; the value is the weighted λ(e)·R). The weight
+  schedule is evaluated at the epoch of fit's step counter, e = step // steps per epoch (the reference
+  anneals per epoch); the epoch is part of the task state, so a resumed run continues the schedule.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from torch import nn
 from ..data.datasets import FieldDataset
 from ..errors import InputError, check
 from ..losses import RelativeH1, RelativeL2
+from ..ode.stats import split_output
 from .base import Context, Task
 
 
@@ -71,7 +79,7 @@ class DatasetTask(Task):
     default_optimizer = "adam"
 
     def __init__(self, dataset, *, loss=None, batch_size: int = 32, validation=0.1, test=None,
-                 eval_batch_size: int = 64):
+                 eval_batch_size: int = 64, regularizers=None):
         self.data = as_field_dataset(dataset)
         self.test_data = None if test is None else as_field_dataset(test, "test")
         check(isinstance(batch_size, int) and batch_size >= 1,
@@ -85,6 +93,7 @@ class DatasetTask(Task):
         self.loss = loss
         self.inputs = tuple(getattr(loss, "inputs", self.data.inputs))
         self.physics = hasattr(loss, "prepare")
+        self.regularizers = _named_regularizers(regularizers, term_name(loss))
         self.best: dict = {}
 
     # setup -------------------------------------------------------------------------------------
@@ -125,13 +134,17 @@ class DatasetTask(Task):
         check(not missing, f"dataset: model inputs {missing} are not fields of the dataset ({sorted(probe)})")
         try:
             with torch.no_grad():
-                pred = model(*(probe[k] for k in self.inputs))
+                out = model(*(probe[k] for k in self.inputs))
         except InputError:
             raise
         except (RuntimeError, ValueError, TypeError) as e:
             shapes = {k: tuple(probe[k].shape) for k in self.inputs}
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise InputError(f"dataset: the model cannot take inputs of shapes {shapes} ({first})") from None
+        pred, stats = split_output(out)
+        check(stats is not None or not self.regularizers,
+              f"regularizers: the model must return (prediction, stats) with the SolverStats of its "
+              f"sm.ode.NeuralODE, got {_describe(out)}")
         if not self.physics:
             target = probe[self.train.target]
             check(pred.shape == target.shape,
@@ -162,8 +175,11 @@ class DatasetTask(Task):
         self._draw()
 
     def loss_terms(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        pred = model(*(self._batch[k] for k in self.inputs))
-        return {term_name(self.loss): self.loss(pred, self._batch)}
+        pred, stats = split_output(model(*(self._batch[k] for k in self.inputs)))
+        terms = {term_name(self.loss): self.loss(pred, self._batch)}
+        for name, reg in self.regularizers.items():
+            terms[name] = torch.as_tensor(reg(stats, self.epoch), dtype=pred.dtype, device=pred.device)
+        return terms
 
     # evaluation --------------------------------------------------------------------------------
 
@@ -173,7 +189,7 @@ class DatasetTask(Task):
         with torch.no_grad():
             for i in range(0, len(data), self.eval_batch_size):
                 b = data.batch(torch.arange(i, min(i + self.eval_batch_size, len(data)), device=self.ctx.device))
-                outs.append(model(*(b[k] for k in data.inputs)))
+                outs.append(split_output(model(*(b[k] for k in data.inputs)))[0])
         return torch.cat(outs)
 
     def _metrics(self, model, data: FieldDataset, prefix: str) -> dict[str, float]:
@@ -196,7 +212,7 @@ class DatasetTask(Task):
             if self.physics:
                 b = self.loss.prepare(b, gen)
             with torch.set_grad_enabled(self.physics):
-                value = self.loss(model(*(b[k] for k in self.inputs)), b)
+                value = self.loss(split_output(model(*(b[k] for k in self.inputs)))[0], b)
             total, count = total + float(value.detach()) * len(b[data.target]), count + len(b[data.target])
         return total / count
 
@@ -232,6 +248,29 @@ class DatasetTask(Task):
         self.generator.set_state(state["generator"])
         self.best = state["best"]
         self._draw()
+
+
+def _describe(out) -> str:
+    if isinstance(out, tuple):
+        return "a tuple of (" + ", ".join(type(o).__name__ for o in out) + ")"
+    return f"a {type(out).__name__}"
+
+
+def _named_regularizers(regularizers, loss_name: str) -> dict:
+    """History names → regularisers ``reg(stats, epoch)`` (a repeated class gets ``_2``, ``_3``, ...)."""
+    if regularizers is None:
+        return {}
+    check(isinstance(regularizers, (list, tuple)) and all(callable(r) for r in regularizers),
+          f"regularizers: expected a list of sm.ode regularisers reg(stats, epoch), got {regularizers!r}")
+    named: dict = {}
+    for reg in regularizers:
+        base = name = term_name(reg)
+        i = 1
+        while name in named or name == loss_name:
+            i += 1
+            name = f"{base}_{i}"
+        named[name] = reg
+    return named
 
 
 def _named_tensors(model: nn.Module):
