@@ -278,7 +278,7 @@ def markdown(report: dict) -> str:
             lines.append(f"| {n} | {pts} | {_fmt(j.get('s_per_step'))} | {_fmt(slow)} | "
                          f"{'–' if ratio is None else f'{ratio:.1f}x'} | {_fmt(j.get('peak_rss_mb'))} | "
                          f"{_fmt(a.get('peak_rss_mb'))} |")
-    lines += ["", "Settings per case are in pinns.json (`config`). Anchors: " +
+    lines += ["", "Settings per case are in the JSON file of the same name (`config`). Anchors: " +
               "; ".join(f"{k}: {v['note']}" for k, v in ANCHORS.items())]
     return "\n".join(lines) + "\n"
 
