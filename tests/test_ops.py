@@ -154,3 +154,18 @@ def test_pde_task_carries_only_the_second_derivatives_its_equations_take(name, p
     task.second = None
     for k, v in task.loss_terms(model).items():
         torch.testing.assert_close(terms[k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_pde_task_probe_falls_back_to_the_diagonal_for_residuals_tied_to_the_point_count():
+    from sciml.tasks.base import Context
+
+    domain = sm.Rectangle((0, 0), (1, 1))
+    f = torch.ones(16, 1)  # a source given at exactly the 16 training points
+
+    problem = sm.Problem(domain, equations=lambda u, x: sm.laplacian(u, x) + f,
+                         conditions=[sm.Dirichlet(domain.boundary, 0.0)])
+    model = MLP(2, 1, 8, 2)
+    task = sm.tasks.PDETask(problem, points=16)
+    task.setup(model, Context(device=torch.device("cpu"), dtype=torch.float32, seed=0))
+    assert task.second is None
+    assert torch.isfinite(task.loss_terms(model)["pde"])
