@@ -132,7 +132,7 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
         if method == "LPINN":
             model = LPINN(width=cfg["width"], speed_scale=beta)
             target = LPINNTask(problem, n_x=cfg["n_x"], n_t=cfg["n_t"])
-            amsgrad = lambda params: torch.optim.Adam(params, lr=cfg["lr"], amsgrad=True)  # noqa: E731
+            amsgrad = lambda params: torch.optim.Adam(params, lr=cfg["lr"], amsgrad=True)
             decay = f"exponential:{0.01 ** (1.0 / cfg['steps'])}"  # lr 1e-2 → 1e-4 over the run
             res = sm.fit(model, target, steps=cfg["steps"], optimizer=amsgrad, scheduler=decay, seed=seed,
                          progress=False)

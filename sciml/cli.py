@@ -42,7 +42,7 @@ def _load_file(path: Path):
         spec.loader.exec_module(module)
     except InputError:
         raise
-    except Exception as e:  # noqa: BLE001 - report the user's file error in one line
+    except Exception as e:  # report the user's file error in one line
         raise InputError(f"target: running '{path}' failed: {type(e).__name__}: {e}") from None
     if not hasattr(module, "problem"):
         raise InputError(f"target: '{path}' must define `problem` (an sm.Problem or a function returning one)")

@@ -22,7 +22,7 @@ What it does, and how to rely on it:
 * **NaN.** If a loss term becomes NaN or infinite, fit stops with a message naming the term
   and the step, and returns the model as it was at the last step whose loss was finite.
 * **Best epoch.** A dataset fit with a validation split returns the model of its best
-  validation evaluation (lowest ``val_rel_l2``, ``task.restore_best``); ``result.metrics`` are
+  validation evaluation (lowest ``val_rel_l2``, ``task.final_metrics``); ``result.metrics`` are
   that evaluation's metrics plus ``best_epoch`` (the history keeps every evaluation).
 * **Data parallel.** Under ``torchrun`` (``WORLD_SIZE`` > 1) each rank samples its own points
   (or shard of the data); fit averages gradients and loss terms across ranks after every
@@ -269,10 +269,7 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     completed = len(history)
     if checkpoint is not None and rank == 0 and completed > start:
         loop.save(checkpoint, completed, history, config)
-    metrics = task.evaluate(trained)
-    if getattr(task, "val", None) is not None and getattr(task, "best", None):  # dataset fit, validation split
-        task.restore_best(trained)  # return the model of the best validation evaluation
-        metrics = {**task.best["metrics"], "best_epoch": task.best["epoch"]}
+    metrics = task.final_metrics(trained)  # a dataset task first restores its best validation epoch
     for key in list(metrics):
         column = [v for v in history[key] if v is not None]
         if column:
@@ -497,7 +494,7 @@ class _Loop:
             raise InputError(f"resume: checkpoint '{p}' does not exist")
         try:
             state = torch.load(p, map_location=device, weights_only=False)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+        except Exception as e:  # any unpickling failure is a bad file
             raise InputError(f"resume: cannot read checkpoint '{p}' ({type(e).__name__})") from None
         if not isinstance(state, dict) or state.get("format") != "sciml-checkpoint-1":
             raise InputError(f"resume: '{p}' is not a sciml checkpoint")

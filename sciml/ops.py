@@ -212,21 +212,19 @@ def jet_pointwise(j: JetStack, f, df: Callable | None = None, d2f: Callable | No
     three callables ``f, df, d2f``.
     """
     v, d1 = j.v, j.d1
-    if j.lap_dims == ():  # no second derivatives asked for
-        fv, s1 = (f(v), f.df(v)) if df is None else (f(v), df(v))
-        return JetStack(v=fv, d1=s1 * d1, d2=None, lap_dims=())
     if df is None:
-        fv, s1, s2 = f.with_derivatives(v)
+        fv, s1, s2 = f.with_derivatives(v)  # (shares work: tanh is evaluated once)
     else:
-        fv, s1, s2 = f(v), df(v), d2f(v)
+        fv, s1, s2 = f(v), df(v), None if j.lap_dims == () else d2f(v)
     d1_out = s1 * d1
+    if j.lap_dims == ():  # no second derivatives asked for
+        return JetStack(v=fv, d1=d1_out, d2=None, lap_dims=())
     # (d1 * d1 is small when d1 is the same at every point, as after the input layer)
     if j.lap_dims is None:
         sq = d1 * d1
     else:
-        dims = j.lap_dims
-        part = d1 if len(dims) == j.d else d1[dims[0] : dims[-1] + 1] if dims[-1] - dims[0] == len(dims) - 1 \
-            else d1[list(dims)]
+        dims = j.lap_dims  # sorted and distinct: a contiguous run is a slice (a view, no gather)
+        part = d1[dims[0] : dims[-1] + 1] if dims[-1] - dims[0] == len(dims) - 1 else d1[list(dims)]
         sq = (part * part).sum(0, keepdim=True)
     if j._d2 is None:
         d2 = s2 * sq

@@ -9,11 +9,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 __all__ = ["plot_history", "plot_field", "plot_fields", "plot_convergence", "plot_result", "savefig"]
 

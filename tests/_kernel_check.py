@@ -10,11 +10,11 @@ if mode == "interpret":
     os.environ["TRITON_INTERPRET"] = "1"
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
-import torch  # noqa: E402
+import torch
 
-from sciml.kernels import reference as R  # noqa: E402
-from sciml.kernels import triton_stencil as T  # noqa: E402
-from sciml.linalg.stencil import half_offsets  # noqa: E402
+from sciml.kernels import reference as R
+from sciml.kernels import triton_stencil as T
+from sciml.linalg.stencil import half_offsets
 
 
 def _outputs(K, u, b, diag, off, offs, ncol, cs, ec, shape):

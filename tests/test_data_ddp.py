@@ -5,12 +5,9 @@ and compares with a single-process run whose batch is the 2-rank global batch.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 import torch
 
 from sciml.data import FieldDataset
@@ -33,14 +30,11 @@ def train(batch_size: int) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
-                    reason="torchrun not installed")
 def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
-    torchrun = str(Path(sys.executable).parent / "torchrun")
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "SCIML_DDP_OUT": str(out), "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--nproc_per_node=2", "--master_port=0", "--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0",
-           __file__]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0", __file__]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ddp = torch.load(out)

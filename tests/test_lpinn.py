@@ -73,7 +73,7 @@ def test_residuals_vanish_on_exact_convection_diffusion():
 
 def test_residuals_vanish_on_inviscid_burgers_before_the_shock():
     tx = _points()
-    w0 = lambda x: 0.5 * torch.sin(x)  # noqa: E731 - characteristics cross at t = 2
+    w0 = lambda x: 0.5 * torch.sin(x)  # characteristics cross at t = 2
     out = _eval(lambda p: torch.stack([p[:, 1] + w0(p[:, 1]) * p[:, 0], w0(p[:, 1])], 1), tx)
     r_x, r_w = lagrangian_residuals(out, tx, lagrangian_form("burgers", nu=0.0))
     assert r_x.abs().max() < 1e-12 and r_w.abs().max() < 1e-12
@@ -83,7 +83,7 @@ def test_moving_frame_second_derivative_is_exact():
     # X = x0 + 0.3 t sin x0 (a diffeomorphism for t ≤ 1), w = g(X) ⇒ w_XX = g''(X) = −sin X
     nu = 1.0
     tx = _points()
-    X = lambda p: p[:, 1] + 0.3 * p[:, 0] * torch.sin(p[:, 1])  # noqa: E731
+    X = lambda p: p[:, 1] + 0.3 * p[:, 0] * torch.sin(p[:, 1])
     out = _eval(lambda p: torch.stack([X(p), torch.sin(X(p))], 1), tx)
     eq = LagrangianEquation("test", lambda x, t, w: torch.zeros_like(w), nu)
     _, r_w = lagrangian_residuals(out, tx, eq)

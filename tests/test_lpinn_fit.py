@@ -11,7 +11,7 @@ from sciml.tasks.lpinn import LPINNTask
 def test_lpinn_beats_pinn_on_convection_beta30():
     problem = convection.problem(beta=30.0)
     sm.seed_everything(0)
-    amsgrad = lambda params: torch.optim.Adam(params, lr=1e-2, amsgrad=True)  # noqa: E731 - reference optimizer
+    amsgrad = lambda params: torch.optim.Adam(params, lr=1e-2, amsgrad=True)  # reference optimizer
     lpinn = sm.fit(LPINN(width=20, state_depth=3, speed_scale=30.0), LPINNTask(problem, n_x=64, n_t=25),
                    steps=200, optimizer=amsgrad, seed=0, progress=False)
     sm.seed_everything(0)

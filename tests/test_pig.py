@@ -67,7 +67,7 @@ def test_custom_backward_gradcheck():
     means = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
     s = (1 + torch.rand(2, 3, 3, dtype=torch.float64)).requires_grad_()
     w = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    f = lambda *a: _DiagonalGaussianJet.apply(*a, 3)  # noqa: E731 - two chunks of 3 and 2 points
+    f = lambda *a: _DiagonalGaussianJet.apply(*a, 3)  # two chunks of 3 and 2 points
     assert torch.autograd.gradcheck(f, (x, means, s, w))
     assert torch.autograd.gradgradcheck(f, (x, means, s, w))
 

@@ -240,7 +240,7 @@ class Mesh(Domain):
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                     m = meshio.read(p, file_format=fmt)
                 break
-            except (Exception, SystemExit) as e:  # noqa: BLE001 - any reader failure is "cannot read"
+            except (Exception, SystemExit) as e:  # any reader failure is "cannot read"
                 said = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
                 reasons.append(said[0] if said else f"{type(e).__name__}: {e}".strip())
         else:

@@ -49,6 +49,11 @@ class Task(abc.ABC):
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Metrics on held-out data (e.g. ``rel_l2``); empty if there is nothing to compare with."""
 
+    def final_metrics(self, model: nn.Module) -> dict[str, float]:
+        """Metrics of the model fit returns, called once after training. A task may first load a
+        preferred state into ``model`` (the dataset task: its best validation epoch)."""
+        return self.evaluate(model)
+
     def state_dict(self) -> dict:
         return {}
 

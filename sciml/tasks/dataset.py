@@ -229,6 +229,14 @@ class DatasetTask(Task):
                          "state": _tensors(model)}
         return out
 
+    def final_metrics(self, model: nn.Module) -> dict[str, float]:
+        """With a validation split: load the best-validation epoch into ``model``, return its
+        metrics and ``best_epoch``; without one, the final model's metrics."""
+        if self.val is None or not self.best:
+            return self.evaluate(model)
+        self.restore_best(model)
+        return {**self.best["metrics"], "best_epoch": self.best["epoch"]}
+
     def restore_best(self, model: nn.Module) -> nn.Module:
         """Load the parameters of the best-validation epoch into ``model``."""
         check(bool(self.best), "restore_best: no evaluation has run yet")
