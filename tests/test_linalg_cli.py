@@ -28,7 +28,7 @@ def system(tmp_path):
     return tmp_path, A, b
 
 
-@pytest.mark.parametrize("method", ["cg", "amg", "mg"])
+@pytest.mark.parametrize("method", ["cg", "jacobi", "ic0", "amg", "mg"])
 def test_solve_writes_x_and_prints_figures(system, method, capsys):
     d, A, b = system
     out = d / f"x_{method}.npy"

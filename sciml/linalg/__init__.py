@@ -1,8 +1,9 @@
 """Linear systems: CG and flexible CG, structured-grid ``Stencil`` operators, geometric ``Multigrid``,
-pyamg AMG, and learned solvers (DCDM, a learned SPD multigrid preconditioner). Every solver returns
+pyamg AMG, Jacobi and IC(0), and learned solvers (DCDM, a learned SPD multigrid preconditioner). Every solver returns
 ``(x, SolveInfo)``."""
 
 from .amg import AMG, amg
+from .classic import IncompleteCholesky, Jacobi, ichol, jacobi
 from .dcdm import DCDM
 from .info import SolveInfo
 from .krylov import cg, flexible_cg
@@ -18,6 +19,10 @@ __all__ = [
     "Multigrid",
     "amg",
     "AMG",
+    "jacobi",
+    "Jacobi",
+    "ichol",
+    "IncompleteCholesky",
     "DCDM",
     "LearnedMultigrid",
     "SolveInfo",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError, check
 
-METHODS = ("cg", "amg", "mg", "dcdm", "learned-mg")
+METHODS = ("cg", "jacobi", "ic0", "amg", "mg", "dcdm", "learned-mg")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -85,7 +85,7 @@ def grid_shape(text: str | None, n: int) -> tuple[int, ...]:
 
 def solve(A, b, method: str, rtol: float = 1e-8, maxiter=None, shape=None, amg_kind="sa", model=None):
     """(x, SolveInfo) of one of :data:`METHODS` on a SciPy matrix A."""
-    from . import AMG, Multigrid, Stencil, cg
+    from . import AMG, IncompleteCholesky, Jacobi, Multigrid, Stencil, cg
     from .dcdm import DCDM, pretrained
     from .learned_mg import LearnedMultigrid
 
@@ -93,8 +93,10 @@ def solve(A, b, method: str, rtol: float = 1e-8, maxiter=None, shape=None, amg_k
     check(math.isfinite(rtol) and rtol > 0, f"rtol: expected a positive number, got {rtol}")
     if method == "cg":
         return cg(A, b, rtol=rtol, maxiter=maxiter)
-    if method == "amg":
-        M = AMG(A, kind=amg_kind)
+    if method in ("amg", "jacobi", "ic0"):
+        M = {"amg": lambda: AMG(A, kind=amg_kind), "jacobi": lambda: Jacobi(A), "ic0": lambda: IncompleteCholesky(A)}[
+            method
+        ]()
         x, info = cg(A, b, M=M, rtol=rtol, maxiter=maxiter)
         return x, _setup(info, M.setup_time)
     st = Stencil.from_sparse(A, grid_shape(shape, A.shape[0]))
