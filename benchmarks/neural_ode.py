@@ -588,7 +588,7 @@ def markdown(result: dict) -> str:
     ]
     for r in result["rows"]:
         lines.append(
-            f"| {r['task']} | {r['kind']} | {r['metric_name']}: {fmt(r['metric'])} | "
+            f"| {r['task']} | {r['kind']} | {r['metric_name']}: {r['metric'][0]:.4g} ± {r['metric'][1]:.2g} | "
             f"{fmt(r['test_nfe'], 1)} | "
             f"{r['predict_cpu_s'][0] * 1e3:.1f} | {fmt(r['train_cpu_s'], 1)} | {r['train_s'][0]:.1f} | "
             f"{r['train_nfe_mean'][0]:.1f} |" + (f" ({r['failed']} seed(s) diverged, excluded)" if r["failed"] else "")
