@@ -181,6 +181,10 @@ def main(argv=None) -> int:
                     help="only the learned-multigrid ablation (sweeps × loss, untrained controls)")
     ap.add_argument("--classic", action="store_true",
                     help="only the classical baselines (Jacobi-, IC(0)-PCG) beside SA / MG / learned MG, 5 RHS each")
+    ap.add_argument("--problems", default=None, help=f"comma-separated subset of {list(PROBLEMS)}")
+    ap.add_argument("--sizes-3d", default=None, help="override the 3-D sizes, e.g. 32,64,128")
+    ap.add_argument("--dcdm-sizes-3d", default=None, help="override the 3-D DCDM sizes, e.g. 16,32,64")
+    ap.add_argument("--out", default=None, help="result name (default linear_solvers[_quick])")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     torch.set_num_threads(1)
@@ -191,9 +195,18 @@ def main(argv=None) -> int:
         return classic_baselines(mode, log)
     models = trained_models(mode, log)
     warm_up(models)
-    sizes = SIZES[mode]
+    sizes = dict(SIZES[mode])
+    for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d)):
+        if text:
+            sizes[key] = tuple(int(v) for v in text.split(","))
+    wanted = args.problems.split(",") if args.problems else list(PROBLEMS)
+    unknown = set(wanted) - set(PROBLEMS)
+    if unknown:
+        ap.error(f"--problems: unknown {sorted(unknown)}; known: {list(PROBLEMS)}")
     results = []
     for prob, make in PROBLEMS.items():
+        if prob not in wanted:
+            continue
         dim = 3 if prob.endswith("3d") else 2
         for n in sizes[f"{dim}d"]:
             st = make(n)
@@ -231,7 +244,8 @@ def main(argv=None) -> int:
         "goals": goals,
         "results": results,
     }
-    write_results(f"linear_solvers{'_quick' if args.quick else ''}", payload, tables(results), goal_notes(goals))
+    name = args.out or f"linear_solvers{'_quick' if args.quick else ''}"
+    write_results(name, payload, tables(results), goal_notes(goals))
     return 0
 
 
@@ -375,6 +389,8 @@ def pick(results, **kw):
 def evaluate_goals(results, sizes) -> dict:
     goals = {"growth": [], "mg_vs_sa": [], "learned_vs_mg": [], "learned_vs_same_cost": []}
     for prob in PROBLEMS:
+        if not pick(results, problem=prob):
+            continue
         dim = 3 if prob.endswith("3d") else 2
         for tol in TOLS:
             for solver, key in (
