@@ -183,7 +183,7 @@ def main(argv=None) -> int:
                     help="only the classical baselines (Jacobi-, IC(0)-PCG) beside SA / MG / learned MG, 5 RHS each")
     ap.add_argument("--problems", default=None, help=f"comma-separated subset of {list(PROBLEMS)}")
     ap.add_argument("--sizes-3d", default=None, help="override the 3-D sizes, e.g. 32,64,128")
-    ap.add_argument("--dcdm-sizes-3d", default=None, help="override the 3-D DCDM sizes, e.g. 16,32,64")
+    ap.add_argument("--dcdm-sizes-3d", default=None, help="override the 3-D DCDM sizes, e.g. 16,32 ('' for none)")
     ap.add_argument("--out", default=None, help="result name (default linear_solvers[_quick])")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
@@ -197,8 +197,8 @@ def main(argv=None) -> int:
     warm_up(models)
     sizes = dict(SIZES[mode])
     for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d)):
-        if text:
-            sizes[key] = tuple(int(v) for v in text.split(","))
+        if text is not None:  # "" = none
+            sizes[key] = tuple(int(v) for v in text.split(",") if v)
     wanted = args.problems.split(",") if args.problems else list(PROBLEMS)
     unknown = set(wanted) - set(PROBLEMS)
     if unknown:
