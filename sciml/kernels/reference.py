@@ -87,37 +87,47 @@ def coarse_shape(shape) -> tuple[int, ...]:
     return tuple(int(n) // 2 for n in shape)
 
 
-def _hat(d: int, dtype, device) -> torch.Tensor:
-    w = torch.tensor([0.5, 1.0, 0.5], dtype=dtype, device=device)
-    k = w
-    for _ in range(d - 1):
-        k = k[..., None] * w
-    return k[None, None]
+def _along(x: torch.Tensor, axis: int, start: int, stop: int, step: int = 2):
+    return x[(slice(None),) * axis + (slice(start, stop, step),)]
 
 
-_CONV = {2: (F.conv2d, F.conv_transpose2d), 3: (F.conv3d, F.conv_transpose3d)}
+def _restrict_axis(x: torch.Tensor, axis: int, nc: int) -> torch.Tensor:
+    """1-D full weighting along ``axis`` (unscaled): y[I] = ½x[2I] + x[2I+1] + ½x[2I+2], x = 0 beyond its end."""
+    n = x.shape[axis]
+    y = _along(x, axis, 1, 2 * nc).clone()
+    y.add_(_along(x, axis, 0, 2 * nc - 1), alpha=0.5)
+    right = nc if n >= 2 * nc + 1 else nc - 1  # coarse nodes whose right neighbour 2I + 2 is on the grid
+    _along(y, axis, 0, right, 1).add_(_along(x, axis, 2, 2 * right + 1), alpha=0.5)
+    return y
+
+
+def _prolong_axis(e: torch.Tensor, axis: int, nf: int) -> torch.Tensor:
+    """1-D linear interpolation along ``axis``: fine 2I+1 ← e[I], fine 2I ← ½(e[I−1] + e[I]), cut to ``nf``."""
+    nc = e.shape[axis]
+    y = e.new_zeros(e.shape[:axis] + (nf,) + e.shape[axis + 1 :])
+    _along(y, axis, 1, 2 * nc).copy_(e)
+    _along(y, axis, 0, 2 * nc - 1).add_(e, alpha=0.5)
+    left = min(nc, (nf - 1) // 2)  # coarse nodes whose right fine neighbour 2I + 2 is on the grid
+    _along(y, axis, 2, 2 * left + 1).add_(_along(e, axis, 0, left, 1), alpha=0.5)
+    return y
 
 
 def restrict(r, cshape):
-    """Full weighting R = Pᵀ/2^d: (B, *fine) → (B, *cshape)."""
+    """Full weighting R = Pᵀ/2^d: (B, *fine) → (B, *cshape), one separable 1-D pass per axis."""
     d = len(cshape)
-    fshape = r.shape[-d:]
-    pad = []
-    for n, nc in zip(reversed(fshape), reversed(cshape)):
-        pad += [0, 2 * nc + 1 - n]
-    x = r.reshape(-1, 1, *fshape)
-    x = F.pad(x, pad) if any(pad) else x
-    y = _CONV[d][0](x, _hat(d, r.dtype, r.device), stride=2) / 2**d
-    return y.reshape(*r.shape[:-d], *cshape)
+    y = r
+    for k, nc in enumerate(cshape):
+        y = _restrict_axis(y, r.dim() - d + k, nc)
+    return y / 2**d
 
 
 def prolong(e, fshape):
-    """Bi/trilinear interpolation P: (B, *coarse) → (B, *fshape), zero boundary values."""
+    """Bi/trilinear interpolation P: (B, *coarse) → (B, *fshape), zero boundary values; separable."""
     d = len(fshape)
-    cshape = e.shape[-d:]
-    y = _CONV[d][1](e.reshape(-1, 1, *cshape), _hat(d, e.dtype, e.device), stride=2)
-    y = y[(Ellipsis,) + tuple(slice(0, n) for n in fshape)]
-    return y.reshape(*e.shape[:-d], *fshape)
+    y = e
+    for k, nf in enumerate(fshape):
+        y = _prolong_axis(y, e.dim() - d + k, nf)
+    return y
 
 
 def residual_restrict(u, b, diag, off, offsets: Offsets, cshape):
