@@ -231,10 +231,7 @@ def section_antiderivative(args) -> dict:
         print(f"[{time.strftime('%H:%M:%S')}] antiderivative {name}: {args.anti_steps} steps", flush=True)
         task = DatasetTask(train_set, loss=MSE(), batch_size=10_000, validation=val_set, eval_batch_size=10_000)
         cpu = time.process_time()
-        lbfgs = {"optimizer": "adam"}
-        if args.anti_lbfgs:
-            lbfgs = {"optimizer": "adam+lbfgs", "lbfgs_steps": args.anti_lbfgs}
-        result = fit(model, task, steps=args.anti_steps, **lbfgs,
+        result = fit(model, task, steps=args.anti_steps, optimizer="adam+lbfgs", lbfgs_steps=args.anti_lbfgs,
                      lr=1e-3, eval_every=args.anti_eval, seed=0, progress=False, callbacks=[log_epochs],
                      dtype=args.anti_dtype, scheduler=args.anti_scheduler)
         cpu = time.process_time() - cpu

@@ -24,13 +24,6 @@ from ..errors import InputError, check
 from .operator import as_rhs, restore, to_scipy
 
 
-def _square_sparse(A, name: str = "A") -> sp.csr_matrix:
-    A = to_scipy(A, name).tocsr()
-    check(A.shape[0] == A.shape[1], f"{name}: expected a square matrix, got shape {A.shape}")
-    check(np.all(np.isfinite(A.data)), f"{name}: contains NaN or Inf")
-    return A
-
-
 class _Preconditioner:
     """Torch/NumPy, (n,) or (n, k) in and out around a subclass's ``_apply`` on (n, k) float64 arrays."""
 
@@ -53,7 +46,7 @@ class Jacobi(_Preconditioner):
 
     def __init__(self, A):
         t0 = time.perf_counter()
-        A = _square_sparse(A)
+        A = to_scipy(A)
         self.n = A.shape[0]
         diag = A.diagonal()
         bad = np.flatnonzero(diag <= 0)
@@ -78,7 +71,7 @@ class IncompleteCholesky(_Preconditioner):
 
     def __init__(self, A):
         t0 = time.perf_counter()
-        A = _square_sparse(A)
+        A = to_scipy(A)
         self.n = A.shape[0]
         lower = sp.tril(A, k=-1, format="csr")
         lower.sort_indices()

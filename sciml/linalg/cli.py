@@ -94,9 +94,7 @@ def solve(A, b, method: str, rtol: float = 1e-8, maxiter=None, shape=None, amg_k
     if method == "cg":
         return cg(A, b, rtol=rtol, maxiter=maxiter)
     if method in ("amg", "jacobi", "ic0"):
-        M = {"amg": lambda: AMG(A, kind=amg_kind), "jacobi": lambda: Jacobi(A), "ic0": lambda: IncompleteCholesky(A)}[
-            method
-        ]()
+        M = AMG(A, kind=amg_kind) if method == "amg" else {"jacobi": Jacobi, "ic0": IncompleteCholesky}[method](A)
         x, info = cg(A, b, M=M, rtol=rtol, maxiter=maxiter)
         return x, _setup(info, M.setup_time)
     st = Stencil.from_sparse(A, grid_shape(shape, A.shape[0]))
