@@ -115,3 +115,44 @@ def test_network_input_keeps_its_magnitude_per_cell_at_other_sizes(model):
     solid[:, :48] = True  # a quarter of the cells fluid: as many as at training, scale 1
     st = Stencil((64, 64), solid=solid.numpy(), bc=("dirichlet", "neumann", "neumann", "neumann"))
     assert model.input_scale(int(st.fluid.sum())) == 1.0
+
+
+def test_multilevel_network_is_bias_free_and_its_depth_follows_the_grid():
+    torch.manual_seed(0)
+    net = DCDMNet(2, "multilevel")
+    assert sum(p.numel() for p in net.parameters()) == 18_608
+    r = torch.randn(2, 1, 40, 24)
+    assert torch.equal(net(torch.zeros(1, 1, 40, 24)), torch.zeros(1, 1, 40, 24))
+    assert torch.allclose(net(3.5 * r), 3.5 * net(r), rtol=1e-4, atol=1e-5)  # positively homogeneous
+    depths = []
+    original = net._cycle
+    net._cycle = lambda z: (depths.append(z.shape[-1]), original(z))[1]
+    for n in (16, 64, 65):
+        depths.clear()
+        assert net(torch.randn(1, 1, n, n)).shape == (1, 1, n, n)
+        assert depths[-1] < 8, (n, depths)  # coarsened to below 2·coarsest cells per side
+    assert DCDMNet(3, "multilevel")(torch.randn(1, 1, 9, 16, 12)).shape == (1, 1, 9, 16, 12)
+
+
+def test_multilevel_dcdm_iterations_stay_nearly_flat_where_the_paper_layout_grows(model):
+    """Trained at 16² and 32² (two depths), applied unchanged at 128²: iterations grow by at most
+    1.5× from 32² to 128² (measured 11 → 15), while the one-pooling-level layout of the paper, trained
+    at 32², needs more than twice as many at 128² (measured 50)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ml = DCDM.train([Stencil.poisson((16, 16)), Stencil.poisson((32, 32))], steps=300, batch=8, ritz=160,
+                        seed=0, layout="multilevel")
+    finally:
+        torch.set_num_threads(threads)
+    assert ml.meta["train_shapes"] == [[16, 16], [32, 32]] and ml.meta["train_shape"] == [16, 16]
+    its = {}
+    for n in (32, 128):
+        st = Stencil.poisson((n, n))
+        b = np.random.default_rng(0).standard_normal(st.n)
+        its[n] = ml.solve(st, b, rtol=1e-6, maxiter=300)[1].iterations
+    paper = model.solve(st, b, rtol=1e-6, maxiter=300)[1].iterations
+    assert its[128] <= 1.5 * its[32], its
+    assert 2 * its[128] < paper, (its, paper)
+    with pytest.raises(InputError, match="one dimension"):
+        DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((8, 8, 8))], steps=1)

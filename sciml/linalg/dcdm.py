@@ -34,6 +34,27 @@ from .ritz import lanczos_ritz, spectrum_biased_rhs
 from .stencil import Stencil
 
 
+class _TrainingOperator:
+    """One training operator: float32 stencil, fluid mask, and its Lanczos/Ritz basis (float64)."""
+
+    def __init__(self, stencil: Stencil, ritz: int, seed: int):
+        self.shape = stencil.shape
+        self.op = stencil.to(torch.float32)
+        fluid = None if stencil.fluid is None else stencil.fluid.reshape(-1)
+        st64 = stencil.to(torch.float64)
+        self.basis = lanczos_ritz(
+            lambda v: st64.apply(v.reshape(1, *stencil.shape)).reshape(-1),
+            stencil.n,
+            min(ritz, stencil.n),
+            seed=seed,
+            mask=fluid,
+        )
+        self.mask = None if fluid is None else fluid.to(torch.float32).reshape(1, -1)
+
+    def masked(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.mask is None else y * self.mask
+
+
 def scale_invariant_loss(r: torch.Tensor, y: torch.Tensor, Ay: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of ‖r − (yᵀr / yᵀAy)·Ay‖² (all (B, n)): the residual left after one exact
     line search from 0 along y; invariant to the scale and sign of y."""
@@ -64,7 +85,7 @@ class DCDM:
     @classmethod
     def train(
         cls,
-        stencil: Stencil,
+        stencil,
         steps: int = 2000,
         batch: int = 16,
         ritz: int = 300,
@@ -75,35 +96,34 @@ class DCDM:
         log_every: int = 0,
         time_limit: float | None = None,
     ) -> DCDM:
-        """Train on ``stencil`` (the training operator): ``ritz`` Lanczos steps, then ``steps`` Adam
-        steps on batches of spectrum-biased Ritz mixtures; ``time_limit`` (s) stops early."""
-        check(isinstance(stencil, Stencil), "stencil: expected a sciml.linalg.Stencil")
+        """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
+        the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
+        ``ritz`` Lanczos steps per operator, then ``steps`` Adam steps on batches of spectrum-biased
+        Ritz mixtures; ``time_limit`` (s) stops early. The first operator is the reference size of
+        :meth:`input_scale`."""
+        stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
+        check(
+            len(stencils) > 0 and all(isinstance(s, Stencil) for s in stencils),
+            "stencil: expected a sciml.linalg.Stencil or a non-empty list of them",
+        )
+        check(
+            len({s.ndim for s in stencils}) == 1,
+            f"stencil: all training operators must have one dimension, got {[s.shape for s in stencils]}",
+        )
         check(layout in LAYOUTS, f"layout: expected one of {tuple(LAYOUTS)}, got {layout!r}")
         t0 = time.perf_counter()
         torch.manual_seed(seed)
-        st = stencil.to(torch.float32)
-        fluid = None if stencil.fluid is None else stencil.fluid.reshape(-1)
-        st64 = stencil.to(torch.float64)
-        basis = lanczos_ritz(
-            lambda v: st64.apply(v.reshape(1, *stencil.shape)).reshape(-1),
-            stencil.n,
-            min(ritz, stencil.n),
-            seed=seed,
-            mask=fluid,
-        )
-        net = DCDMNet(stencil.ndim, layout)
+        cases = [_TrainingOperator(s, ritz, seed) for s in stencils]
+        first = stencils[0]
+        net = DCDMNet(first.ndim, layout)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed + 1)
-        mask = None if fluid is None else fluid.to(torch.float32).reshape(1, -1)
         losses = []
         for step in range(steps):
-            r = spectrum_biased_rhs(basis, batch, gen)
-            y = net(r.reshape(batch, 1, *stencil.shape)).reshape(batch, -1)
-            if mask is not None:
-                y = y * mask
-            Ay = st.apply(y.reshape(batch, *stencil.shape)).reshape(batch, -1)
-            if mask is not None:
-                Ay = Ay * mask
+            case = cases[step % len(cases)]
+            r = spectrum_biased_rhs(case.basis, batch, gen)
+            y = case.masked(net(r.reshape(batch, 1, *case.shape)).reshape(batch, -1))
+            Ay = case.masked(case.op.apply(y.reshape(batch, *case.shape)).reshape(batch, -1))
             loss = scale_invariant_loss(r, y, Ay)
             opt.zero_grad()
             loss.backward()
@@ -114,16 +134,17 @@ class DCDM:
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 break
         meta = {
-            "dim": stencil.ndim,
+            "dim": first.ndim,
             "layout": layout,
-            "train_shape": list(stencil.shape),
-            "train_points": stencil.points,
-            "train_fluid": stencil.n if fluid is None else int(fluid.sum()),
-            "train_bc": stencil.bc,
-            "solid": stencil.solid is not None,
+            "train_shape": list(first.shape),
+            "train_shapes": [list(s.shape) for s in stencils],
+            "train_points": first.points,
+            "train_fluid": first.n if first.fluid is None else int(first.fluid.sum()),
+            "train_bc": first.bc,
+            "solid": first.solid is not None,
             "steps": len(losses),
             "batch": batch,
-            "ritz": int(basis.vectors.shape[0]),
+            "ritz": int(cases[0].basis.vectors.shape[0]),
             "lr": lr,
             "seed": seed,
             "loss_first": float(np.mean(losses[:10])),
