@@ -10,6 +10,9 @@ on the CPU (torch.set_num_threads(1); OMP/OpenBLAS/MKL threads 1 for NumPy/SciPy
 
 The learned SPD multigrid uses LMG_SWEEPS learned smoothing sweeps (a degree-8 polynomial smoother),
 learned on every level (the best variant of the ablation below);
+"dcdm-ml" is DCDM with our multilevel network (sciml.linalg.dcdm_net, "multilevel": bias-free, weights
+shared across a number of levels that follows the grid), trained on two grid sizes at most 64², run
+with the paper's window of 2 and, being cheap, up to 1024².
 "mg-pcg-8" is the untrained Jacobi V(8, 8) cycle of the same cost, the control that separates what is
 learned from what is bought with more smoothing. The goal's baseline stays "mg-pcg" (Jacobi V(2, 2),
 the Multigrid defaults).
@@ -47,19 +50,29 @@ LMG_SWEEPS = 8
 DCDM_MAXITER = 300  # DCDM (float32 network, window 2) can stall far above 1e-8: bound its cost
 TOLS = (1e-4, 1e-8)
 SIZES = {
-    "quick": {"2d": (64, 128, 256), "3d": (16, 32), "dcdm2d": (64, 128), "dcdm3d": ()},
-    "full": {"2d": (64, 128, 256, 512, 1024), "3d": (32, 64), "dcdm2d": (64, 128, 256), "dcdm3d": (16, 32)},
+    "quick": {"2d": (64, 128, 256), "3d": (16, 32), "dcdm2d": (64, 128), "dcdm3d": (), "dcdm-ml2d": (64, 128, 256),
+              "dcdm-ml3d": ()},
+    "full": {"2d": (64, 128, 256, 512, 1024), "3d": (32, 64), "dcdm2d": (64, 128, 256), "dcdm3d": (16, 32),
+             "dcdm-ml2d": (64, 128, 256, 512, 1024), "dcdm-ml3d": (16, 32)},
 }
 TRAIN = {
     "quick": {
         "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
         "dcdm3d": dict(shape=(12, 12, 12), steps=60, batch=4, ritz=100),
+        "dcdm-ml2d": dict(shape=[(16, 16), (32, 32)], steps=300, batch=8, ritz=160, layout="multilevel",
+                          cosine=True),
+        "dcdm-ml3d": dict(shape=[(8, 8, 8), (12, 12, 12)], steps=60, batch=4, ritz=100, layout="multilevel",
+                          cosine=True),
         "lmg2d": dict(shape=(64, 64), steps=60, sweeps=LMG_SWEEPS, train_coarse=True),
         "lmg3d": dict(shape=(16, 16, 16), steps=30, sweeps=LMG_SWEEPS, train_coarse=True),
     },
     "full": {
         "dcdm2d": dict(shape=(64, 64), steps=600, batch=8, ritz=400),
         "dcdm3d": dict(shape=(16, 16, 16), steps=200, batch=4, ritz=300),
+        "dcdm-ml2d": dict(shape=[(32, 32), (64, 64), (128, 128)], steps=2400, batch=8, ritz=400, layout="multilevel",
+                          cosine=True),
+        "dcdm-ml3d": dict(shape=[(8, 8, 8), (16, 16, 16)], steps=600, batch=4, ritz=300, layout="multilevel",
+                          cosine=True),
         "lmg2d": dict(shape=(64, 64), steps=150, sweeps=LMG_SWEEPS, train_coarse=True),
         "lmg3d": dict(shape=(16, 16, 16), steps=80, sweeps=LMG_SWEEPS, train_coarse=True),
     },
@@ -112,10 +125,10 @@ def run_pcg(name, st, b, make_M, more_rhs=()):
     return rows
 
 
-def run_dcdm(model, st, b):
+def run_dcdm(model, st, b, variants=((2, "dcdm"), (16, "dcdm-k16"))):
     """DCDM with the paper's window of 2 directions, and with 16 (closer to flexible GCR)."""
     rows = []
-    for window, name in ((2, "dcdm"), (16, "dcdm-k16")):
+    for window, name in variants:
         for tol in TOLS:
             x, info = model.solve(st, b, rtol=tol, maxiter=DCDM_MAXITER, window=window)
             rows.append(row(name, tol, info, 0.0, network=info.extra["network_time"]))
@@ -142,14 +155,16 @@ def row(name, tol, info, setup, network=None):
 def trained_models(mode: str, log) -> dict:
     cfg = TRAIN[mode]
     out = {}
-    for key in ("dcdm2d", "dcdm3d"):
+    for key in ("dcdm2d", "dcdm3d", "dcdm-ml2d", "dcdm-ml3d"):
         name = f"bench-{mode}-{key}"
         if DCDM.exists(name):
             out[key] = DCDM.load(name)
         else:
             c = dict(cfg[key])
             log(f"training {name} on {c['shape']}")
-            out[key] = DCDM.train(Stencil.poisson(c.pop("shape")), seed=SEED, **c)
+            shape = c.pop("shape")
+            ops = [Stencil.poisson(s) for s in shape] if isinstance(shape, list) else Stencil.poisson(shape)
+            out[key] = DCDM.train(ops, seed=SEED, **c)
             out[key].save(name)
     for key in ("lmg2d", "lmg3d"):
         c = dict(cfg[key])
@@ -174,6 +189,7 @@ def warm_up(models) -> None:
                   Multigrid(st, pre=LMG_SWEEPS, post=LMG_SWEEPS), LearnedMultigrid(st, models[f"lmg{dim}d"].params)):
             cg(st.to_sparse() if isinstance(M, AMG) or M is None else st, b, M=M)
         models[f"dcdm{dim}d"].solve(st, b, maxiter=3)
+        models[f"dcdm-ml{dim}d"].solve(st, b, maxiter=3)
 
 
 def main(argv=None) -> int:
@@ -198,7 +214,7 @@ def main(argv=None) -> int:
     models = trained_models(mode, log)
     warm_up(models)
     sizes = dict(SIZES[mode])
-    for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d)):
+    for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d), ("dcdm-ml3d", args.dcdm_sizes_3d)):
         if text is not None:  # "" = none
             sizes[key] = tuple(int(v) for v in text.split(",") if v)
     wanted = args.problems.split(",") if args.problems else list(PROBLEMS)
@@ -228,6 +244,8 @@ def main(argv=None) -> int:
                 rows += run_pcg(name, st, b, make_M)
             if n in sizes[f"dcdm{dim}d"]:
                 rows += run_dcdm(models[f"dcdm{dim}d"], st, b)
+            if n in sizes[f"dcdm-ml{dim}d"]:
+                rows += run_dcdm(models[f"dcdm-ml{dim}d"], st, b, variants=((2, "dcdm-ml"),))
             for r in rows:
                 r.update(problem=prob, n=n, unknowns=st.n)
                 log(
@@ -400,6 +418,7 @@ def evaluate_goals(results, sizes) -> dict:
             for solver, key in (
                 ("dcdm", f"dcdm{dim}d"),
                 ("dcdm-k16", f"dcdm{dim}d"),
+                ("dcdm-ml", f"dcdm-ml{dim}d"),
                 ("learned-mg-pcg", f"{dim}d"),
                 ("mg-pcg", f"{dim}d"),
                 ("cg", f"{dim}d"),
@@ -468,7 +487,7 @@ def evaluate_goals(results, sizes) -> dict:
 
 
 SOLVERS = ("cg", "sa-pcg", "rs-pcg", "mg-pcg", "mg-pcg-rbgs", f"mg-pcg-{LMG_SWEEPS}", "learned-mg-pcg", "dcdm",
-           "dcdm-k16")
+           "dcdm-k16", "dcdm-ml")
 
 
 def tables(results) -> str:

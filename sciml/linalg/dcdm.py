@@ -95,11 +95,13 @@ class DCDM:
         window: int = 2,
         log_every: int = 0,
         time_limit: float | None = None,
+        cosine: bool = False,
     ) -> DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
         ``ritz`` Lanczos steps per operator, then ``steps`` Adam steps on batches of spectrum-biased
-        Ritz mixtures; ``time_limit`` (s) stops early. The first operator is the reference size of
+        Ritz mixtures (``cosine``: the learning rate annealed to 0 over the steps instead of constant, as
+in the paper); ``time_limit`` (s) stops early. The first operator is the reference size of
         :meth:`input_scale`."""
         stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
         check(
@@ -117,6 +119,7 @@ class DCDM:
         first = stencils[0]
         net = DCDMNet(first.ndim, layout)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
         gen = torch.Generator().manual_seed(seed + 1)
         losses = []
         for step in range(steps):
@@ -128,6 +131,8 @@ class DCDM:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             losses.append(float(loss.detach()))
             if log_every and step % log_every == 0:
                 print(f"dcdm step {step}: loss {np.mean(losses[-log_every:]):.4g}")
@@ -146,6 +151,7 @@ class DCDM:
             "batch": batch,
             "ritz": int(cases[0].basis.vectors.shape[0]),
             "lr": lr,
+            "lr_schedule": "cosine" if cosine else "constant",
             "seed": seed,
             "loss_first": float(np.mean(losses[:10])),
             "loss_last": float(np.mean(losses[-10:])),
