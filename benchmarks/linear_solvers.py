@@ -53,7 +53,7 @@ SIZES = {
     "quick": {"2d": (64, 128, 256), "3d": (16, 32), "dcdm2d": (64, 128), "dcdm3d": (), "dcdm-ml2d": (64, 128, 256),
               "dcdm-ml3d": ()},
     "full": {"2d": (64, 128, 256, 512, 1024), "3d": (32, 64), "dcdm2d": (64, 128, 256), "dcdm3d": (16, 32),
-             "dcdm-ml2d": (64, 128, 256, 512, 1024), "dcdm-ml3d": (16, 32)},
+             "dcdm-ml2d": (64, 128, 256, 512, 1024), "dcdm-ml3d": (32, 64)},
 }
 TRAIN = {
     "quick": {
@@ -202,6 +202,7 @@ def main(argv=None) -> int:
     ap.add_argument("--problems", default=None, help=f"comma-separated subset of {list(PROBLEMS)}")
     ap.add_argument("--sizes-3d", default=None, help="override the 3-D sizes, e.g. 32,64,128")
     ap.add_argument("--dcdm-sizes-3d", default=None, help="override the 3-D DCDM sizes, e.g. 16,32 ('' for none)")
+    ap.add_argument("--dcdm-ml-sizes-3d", default=None, help="override the 3-D multilevel-DCDM sizes ('' for none)")
     ap.add_argument("--out", default=None, help="result name (default linear_solvers[_quick])")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
@@ -214,7 +215,8 @@ def main(argv=None) -> int:
     models = trained_models(mode, log)
     warm_up(models)
     sizes = dict(SIZES[mode])
-    for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d), ("dcdm-ml3d", args.dcdm_sizes_3d)):
+    for key, text in (("3d", args.sizes_3d), ("dcdm3d", args.dcdm_sizes_3d),
+                      ("dcdm-ml3d", args.dcdm_ml_sizes_3d)):
         if text is not None:  # "" = none
             sizes[key] = tuple(int(v) for v in text.split(",") if v)
     wanted = args.problems.split(",") if args.problems else list(PROBLEMS)
