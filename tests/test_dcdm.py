@@ -157,3 +157,18 @@ def test_multilevel_dcdm_iterations_stay_nearly_flat_where_the_paper_layout_grow
     assert 2 * its[128] < paper, (its, paper)
     with pytest.raises(InputError, match="one dimension"):
         DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((8, 8, 8))], steps=1)
+
+
+def test_pretrained_trains_once_then_loads_and_rejects_unknown_layouts(tmp_path, monkeypatch):
+    from sciml.linalg import dcdm
+
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path))
+    monkeypatch.setitem(dcdm.RECIPES, ("multilevel", 2), {"shapes": [(8, 8), (16, 16)], "steps": 4, "batch": 2,
+                                                          "ritz": 20, "cosine": True})
+    first = dcdm.pretrained(2, verbose=False)
+    assert first.net.layout == "multilevel" and first.meta["train_shapes"] == [[8, 8], [16, 16]]
+    assert (tmp_path / "models/dcdm/poisson2d-multilevel.pt").exists()
+    again = dcdm.pretrained(2, verbose=False)
+    assert all(torch.equal(a, b) for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()))
+    with pytest.raises(InputError, match="layout: expected one of"):
+        dcdm.pretrained(2, layout="from256")

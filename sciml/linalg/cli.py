@@ -32,7 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--maxiter", type=int, default=None, help="iteration limit")
     p.add_argument("--shape", default=None, help="grid of the unknowns in C order, e.g. 64,64 or 32,32,32")
     p.add_argument("--amg", choices=("sa", "rs"), default="sa", help="AMG kind for --method amg (default: sa)")
-    p.add_argument("--model", default=None, help="trained model name for dcdm / learned-mg (default: poisson<d>d)")
+    p.add_argument("--model", default=None,
+                   help="trained model name for dcdm / learned-mg (default: poisson<d>d-multilevel / poisson<d>d)")
     p.add_argument("--out", default="x.npy", help="where to write x (.npy, written atomically; default: x.npy)")
     p.set_defaults(func=run)
     return p

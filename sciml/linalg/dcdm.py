@@ -248,24 +248,32 @@ in the paper); ``time_limit`` (s) stops early. The first operator is the referen
         return model_exists("dcdm", name)
 
 
-#: Default training recipes of :func:`pretrained` (per dimension): training grid, steps, batch, Ritz vectors.
-RECIPES = {2: {"shape": (64, 64), "steps": 1500, "batch": 16, "ritz": 400},
-           3: {"shape": (32, 32, 32), "steps": 600, "batch": 8, "ritz": 300}}
+#: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
+#: The multilevel ones are those of ``benchmarks/linear_solvers.py`` (flat iteration counts to 1024²).
+RECIPES = {
+    ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
+                        "cosine": True},
+    ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True},
+    ("from64", 2): {"shapes": [(64, 64)], "steps": 1500, "batch": 16, "ritz": 400},
+    ("from64", 3): {"shapes": [(32, 32, 32)], "steps": 600, "batch": 8, "ritz": 300},
+}
 
 
-def pretrained(dim: int = 2, name: str | None = None, verbose: bool = True) -> DCDM:
-    """The default DCDM model for ``dim`` (``poisson{dim}d`` in the cache), trained on the Dirichlet
-    Poisson operator of :data:`RECIPES` and saved the first time it is asked for."""
-    check(dim in RECIPES, f"dim: expected 2 or 3, got {dim}")
-    name = name or f"poisson{dim}d"
+def pretrained(dim: int = 2, layout: str = "multilevel", name: str | None = None, verbose: bool = True) -> DCDM:
+    """The default DCDM model for ``dim`` and ``layout`` (``poisson{dim}d-{layout}`` in the cache),
+    trained on the Dirichlet Poisson operators of :data:`RECIPES` and saved the first time it is
+    asked for (2-D multilevel: about 5 CPU-minutes)."""
+    check(dim in (2, 3), f"dim: expected 2 or 3, got {dim}")
+    check((layout, dim) in RECIPES, f"layout: expected one of {sorted({k[0] for k in RECIPES})}, got {layout!r}")
+    name = name or f"poisson{dim}d-{layout}"
     if DCDM.exists(name):
         return DCDM.load(name)
-    r = RECIPES[dim]
+    r = dict(RECIPES[layout, dim])
+    shapes = r.pop("shapes")
     if verbose:
         import sys
 
-        print(f"sciml: training DCDM model {name!r} on {r['shape']} Poisson ({r['steps']} steps; once)",
-              file=sys.stderr)
-    model = DCDM.train(Stencil.poisson(r["shape"]), steps=r["steps"], batch=r["batch"], ritz=r["ritz"], seed=0)
+        print(f"sciml: training DCDM model {name!r} on Poisson {shapes} ({r['steps']} steps; once)", file=sys.stderr)
+    model = DCDM.train([Stencil.poisson(s) for s in shapes], layout=layout, seed=0, **r)
     model.save(name)
     return model
