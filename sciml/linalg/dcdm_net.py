@@ -14,8 +14,10 @@ side, then back up adding g ⊙ upsample(coarse) (g a learned per-channel gain),
 are shared across levels, so the depth follows the grid and the receptive field always spans the
 domain. The convolutions have no bias: f(0) = 0 and f(αr) = αf(r) for α > 0, as for the ideal
 direction A⁻¹r (with biases the output had a large input-independent part and the loop stalled).
-Train it on two grid sizes (two depths), e.g. 32² and 64²: trained on one depth it stalls at the
-next. 2D: 18,608 parameters; 3D: 55,760.
+Train it on several grid sizes (several depths), e.g. 32², 64², 128²: trained on one depth it
+stalls at the next. Extrapolating two or more levels beyond the training depths is not reliable:
+with the benchmark's recipe seed 0 stays at 8 iterations (1e-4) up to 1024², seeds 1 and 2 stall
+at 512² (``benchmarks/results/linear_solvers_dcdm_seeds.md``). 2D: 18,608 parameters; 3D: 55,760.
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
 """
