@@ -20,6 +20,7 @@ weights); a missing or mismatched checksum is an error, never a silent wrong loa
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,7 +86,7 @@ class DCDM:
     @classmethod
     def train(
         cls,
-        stencil,
+        stencil: Stencil | Sequence[Stencil],
         steps: int = 2000,
         batch: int = 16,
         ritz: int = 300,
@@ -100,9 +101,9 @@ class DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
         ``ritz`` Lanczos steps per operator, then ``steps`` Adam steps on batches of spectrum-biased
-        Ritz mixtures (``cosine``: the learning rate annealed to 0 over the steps instead of constant, as
-in the paper); ``time_limit`` (s) stops early. The first operator is the reference size of
-        :meth:`input_scale`."""
+        Ritz mixtures (``cosine``: the learning rate annealed to 0 over the steps instead of the
+        paper's constant rate); ``time_limit`` (s) stops early. The first operator is the reference
+        size of :meth:`input_scale`."""
         stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
         check(
             len(stencils) > 0 and all(isinstance(s, Stencil) for s in stencils),
@@ -249,7 +250,8 @@ in the paper); ``time_limit`` (s) stops early. The first operator is the referen
 
 
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
-#: The multilevel ones are those of ``benchmarks/linear_solvers.py`` (flat iteration counts to 1024²).
+#: The multilevel ones are those of ``benchmarks/linear_solvers.py`` (seed 0, used here: iteration
+#: counts flat to 1024²; other seeds stall from 512², see ``linear_solvers_dcdm_seeds.md``).
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
                         "cosine": True},
