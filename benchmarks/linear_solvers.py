@@ -11,8 +11,9 @@ on the CPU (torch.set_num_threads(1); OMP/OpenBLAS/MKL threads 1 for NumPy/SciPy
 The learned SPD multigrid uses LMG_SWEEPS learned smoothing sweeps (a degree-8 polynomial smoother),
 learned on every level (the best variant of the ablation below);
 "dcdm-ml" is DCDM with our multilevel network (sciml.linalg.dcdm_net, "multilevel": bias-free, weights
-shared across a number of levels that follows the grid), trained on two grid sizes at most 64², run
-with the paper's window of 2 and, being cheap, up to 1024².
+shared across a number of levels that follows the grid), trained on 32², 64² and 128² together (3-D:
+8³ and 16³), run with the paper's window of 2 and, being cheap, up to 1024²; --dcdm-seeds retrains its
+2-D recipe with other seeds.
 "mg-pcg-8" is the untrained Jacobi V(8, 8) cycle of the same cost, the control that separates what is
 learned from what is bought with more smoothing. The goal's baseline stays "mg-pcg" (Jacobi V(2, 2),
 the Multigrid defaults).
@@ -152,20 +153,25 @@ def row(name, tol, info, setup, network=None):
 
 
 # --- training -------------------------------------------------------------------------------------------
+def dcdm_model(mode: str, key: str, seed: int, log) -> DCDM:
+    """The DCDM model of recipe TRAIN[mode][key] and ``seed``: loaded from the cache, or trained on the
+    Poisson operators of its shape(s) and saved (name ``bench-<mode>-<key>``, ``-seed<k>`` unless SEED)."""
+    name = f"bench-{mode}-{key}" + (f"-seed{seed}" if seed != SEED else "")
+    if DCDM.exists(name):
+        return DCDM.load(name)
+    c = dict(TRAIN[mode][key])
+    shape = c.pop("shape")
+    log(f"training {name} on {shape}")
+    model = DCDM.train([Stencil.poisson(s) for s in (shape if isinstance(shape, list) else [shape])], seed=seed, **c)
+    model.save(name)
+    return model
+
+
 def trained_models(mode: str, log) -> dict:
     cfg = TRAIN[mode]
     out = {}
     for key in ("dcdm2d", "dcdm3d", "dcdm-ml2d", "dcdm-ml3d"):
-        name = f"bench-{mode}-{key}"
-        if DCDM.exists(name):
-            out[key] = DCDM.load(name)
-        else:
-            c = dict(cfg[key])
-            log(f"training {name} on {c['shape']}")
-            shape = c.pop("shape")
-            ops = [Stencil.poisson(s) for s in shape] if isinstance(shape, list) else Stencil.poisson(shape)
-            out[key] = DCDM.train(ops, seed=SEED, **c)
-            out[key].save(name)
+        out[key] = dcdm_model(mode, key, SEED, log)
     for key in ("lmg2d", "lmg3d"):
         c = dict(cfg[key])
         name = f"bench-{mode}-{key}-s{c['sweeps']}-all-levels"
@@ -350,14 +356,7 @@ def dcdm_seed_study(mode: str, log) -> int:
     linear_solvers_dcdm_seeds.json/.md."""
     rows, training = [], {}
     for seed in SEED_STUDY["seeds"]:
-        name = f"bench-{mode}-dcdm-ml2d" + (f"-seed{seed}" if seed != SEED else "")
-        if DCDM.exists(name):
-            model = DCDM.load(name)
-        else:
-            c = dict(TRAIN[mode]["dcdm-ml2d"])
-            log(f"training {name}")
-            model = DCDM.train([Stencil.poisson(s) for s in c.pop("shape")], seed=seed, **c)
-            model.save(name)
+        model = dcdm_model(mode, "dcdm-ml2d", seed, log)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
         for n in SEED_STUDY["sizes"][mode]:
             st = PROBLEMS["poisson2d"](n)
