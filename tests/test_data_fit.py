@@ -127,3 +127,33 @@ def test_physics_losses_train_through_fit_without_labels(cache):
                  lr=1e-2, progress=False)
     energy = result.history["darcy_residual_fd"]
     assert energy[-1] < 0.01 * energy[0]  # the rough random initial output is smoothed away
+
+
+def test_multigrid_preconditioned_darcy_loss_trains_faster_than_the_energy(cache):
+    """Label-free PI-MgNO on Darcy 17²: at the same budget the multigrid-preconditioned FD residual
+    (conditioning ≈ 1) reaches a far lower error against the solver than the FD energy (conditioning κ).
+    Measured: relative L2 0.17 vs 0.72."""
+    from sciml.losses import DarcyResidualFD, zero_boundary
+
+    ds = sd.load("darcy", n=12, resolution=17, workers=1)
+    a_mean, a_std = float(ds.fields["a"].mean()), float(ds.fields["a"].std())
+
+    class Hard(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = MgNO(1, 1, width=8, levels=3, layers=2)
+
+        def forward(self, a):
+            return zero_boundary(self.net((a - a_mean) / a_std) / (8 * a_mean))
+
+    errors = {}
+    batch = ds.batch(slice(None))
+    for form in ("multigrid", "energy"):
+        torch.manual_seed(0)
+        model = Hard()
+        fit(model, ds, epochs=12, loss=DarcyResidualFD(form=form), batch_size=4, validation=4, lr=1e-2,
+            progress=False)
+        with torch.no_grad():
+            errors[form] = RelativeL2()(model(batch["a"].float()), {"u": batch["u"].float()}).item()
+    assert errors["multigrid"] < 0.25
+    assert errors["multigrid"] < 0.5 * errors["energy"]
