@@ -20,8 +20,8 @@ Sections (each trained with :func:`sciml.fit` on :func:`sciml.data.load` dataset
   test MSE on 100,000 triples (10,000 in quick mode); MultiONet of the same widths (sum of 2 depths,
   tanh_sin trunk / silu_id branch). ``--anti-scheduler cosine --anti-dtype float64`` for longer runs.
 * ``physics``: Darcy smooth without labels: PI-MgNO (:class:`DarcyResidualFD`, zero boundary, in its
-  multigrid-preconditioned form and in the energy form, same budget), PI-MultiONet (weak form with Wendland test functions, sin·sin mollifier); test relative
-  L2 against the solver.
+  multigrid-preconditioned form and in the energy form, same budget), PI-MultiONet (weak form with
+  Wendland test functions, sin·sin mollifier); test relative L2 against the solver.
 
 Every model's test numbers are taken at its best validation epoch. All inputs/outputs normalised
 with per-channel Gaussian statistics of the training set (FNO's practice) except the PI models,
