@@ -20,8 +20,9 @@ Sections (each trained with :func:`sciml.fit` on :func:`sciml.data.load` dataset
   test MSE on 100,000 triples (10,000 in quick mode); MultiONet of the same widths (sum of 2 depths,
   tanh_sin trunk / silu_id branch). ``--anti-scheduler cosine --anti-dtype float64`` for longer runs.
 * ``physics``: Darcy smooth without labels: PI-MgNO (:class:`DarcyResidualFD`, zero boundary, in its
-  multigrid-preconditioned form and in the energy form, same budget), PI-MultiONet (weak form with
-  Wendland test functions, sin·sin mollifier); test relative L2 against the solver.
+  multigrid-preconditioned form and in the energy form, same budget), PI-MultiONet (DGNO's weak form
+  with Wendland test functions, and the multigrid-preconditioned FD residual; sin·sin mollifier); test
+  relative L2 against the solver.
 
 Every model's test numbers are taken at its best validation epoch. All inputs/outputs normalised
 with per-channel Gaussian statistics of the training set (FNO's practice) except the PI models,
@@ -250,7 +251,13 @@ def section_antiderivative(args) -> dict:
     return {"data": info, "rows": rows, "anchor": ANCHORS["antiderivative"]}
 
 
+PHYSICS_MODELS = ("PI-MgNO", "PI-MgNO-energy", "PI-MultiONet-weak", "PI-MultiONet")
+
+
 def section_physics(args) -> dict:
+    """Label-free Darcy smooth. ``--models`` picks from PHYSICS_MODELS: PI-MgNO with the
+    multigrid-preconditioned FD residual and with the FD energy; PI-MultiONet with DGNO's weak form and
+    with the multigrid-preconditioned FD residual on the grid nodes."""
     (train_set, val_set, test_set), info = darcy_sets("smooth", args.resolution, args.n_train, args.n_test)
     if args.pi_train:
         train_set = train_set.subset(torch.arange(args.pi_train))
@@ -258,20 +265,32 @@ def section_physics(args) -> dict:
     a = train_set.fields["a"]
     a_mean, a_std = float(a.mean()), float(a.std())
     scale = 1.0 / (8.0 * a_mean)  # u ~ f L² / (8 ā)
-    rows = []
-    for form, label in (("multigrid", "PI-MgNO (FD, multigrid-preconditioned)"), ("energy", "PI-MgNO (FD energy)")):
-        torch.manual_seed(0)
-        mg = ZeroBoundary(Scaled(MgNO(1, 1, width=24, levels=args.levels, layers=4), a_mean, a_std, scale))
-        rows.append(train(label, mg, train_set, val_set, test_set, epochs=args.pi_epochs, lr=1e-3,
-                          batch_size=8, loss=DarcyResidualFD(form=form), scheduler=args.scheduler))
-    torch.manual_seed(0)
     s = args.resolution
-    mo = Scaled(GridOperator(MultiONet([s * s] + [128] * 5, [2] + [128] * 5, sum_layers=4, activation="silu",
-                                       branch_activation="silu"),
-                             dirichlet=True), a_mean, a_std, scale)
+
+    def mgno():
+        return ZeroBoundary(Scaled(MgNO(1, 1, width=24, levels=args.levels, layers=4), a_mean, a_std, scale))
+
+    def multionet():
+        net = MultiONet([s * s] + [128] * 5, [2] + [128] * 5, sum_layers=4, activation="silu",
+                        branch_activation="silu")
+        return Scaled(GridOperator(net, dirichlet=True), a_mean, a_std, scale)
+
     weak = WeakFormResidual(f=1.0, d=2, centers=64, radius=args.pi_radius, nodes=5)
-    rows.append(train("PI-MultiONet (weak form)", mo, train_set, val_set, test_set, epochs=args.pi_onet_epochs,
-                      lr=1e-3, batch_size=8, loss=weak, scheduler=args.scheduler))
+    runs = {  # name: (label, model, loss, epochs)
+        "PI-MgNO": ("PI-MgNO (FD, multigrid-preconditioned)", mgno, DarcyResidualFD(form="multigrid"),
+                    args.pi_epochs),
+        "PI-MgNO-energy": ("PI-MgNO (FD energy)", mgno, DarcyResidualFD(form="energy"), args.pi_epochs),
+        "PI-MultiONet-weak": ("PI-MultiONet (weak form)", multionet, weak, args.pi_onet_epochs),
+        "PI-MultiONet": ("PI-MultiONet (FD, multigrid-preconditioned)", multionet,
+                         DarcyResidualFD(form="multigrid"), args.pi_onet_epochs),
+    }
+    rows = []
+    for name, (label, build, loss, epochs) in runs.items():
+        if args.models is not None and name not in args.models.split(","):
+            continue
+        torch.manual_seed(0)
+        rows.append(train(label, build(), train_set, val_set, test_set, epochs=epochs, lr=1e-3, batch_size=8,
+                          loss=loss, scheduler=args.scheduler))
     info["pi"] = {"radius": args.pi_radius, "centers": 64, "quadrature": "5 radii x 10 angles per ball"}
     return {"data": info, "rows": rows, "anchor": ANCHORS["physics"]}
 
@@ -387,7 +406,8 @@ def main(argv=None) -> dict:
     p.add_argument("--anti-dtype", default="float32", help="antiderivative training precision")
     p.add_argument("--anti-scheduler", default=None, help="antiderivative Adam schedule (fit's scheduler: cosine, ...)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--models", default=None, help="comma-separated subset of the Darcy models (MgNO,FNO,...)")
+    p.add_argument("--models", default=None, help=(
+                   "comma-separated subset: Darcy MgNO,FNO,DeepONet,MultiONet; physics: " + ",".join(PHYSICS_MODELS)))
     p.add_argument("--pi-train", type=int, default=None, help="unlabelled training inputs of the physics section")
     p.add_argument("--out", default="operators")
     p.add_argument("--merge", nargs="+", default=None, help="combine result JSON files of partial runs into --out")
