@@ -48,6 +48,7 @@ from torchdiffeq import odeint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sciml.io import write_text
 from sciml.ode import (
     ErrorRegularizer,
     ExponentialDecay,
@@ -662,9 +663,8 @@ def settings_of(task: Task) -> dict:
 
 
 def write(result: dict, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text(markdown(result))
+    write_text(out.with_suffix(".json"), json.dumps(result, indent=1))
+    write_text(out.with_suffix(".md"), markdown(result))
 
 
 def merge(paths: list[str]) -> dict:

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import sciml as sm
 from sciml import ops
 from sciml.causal import CausalWeighting
+from sciml.io import write_text
 from sciml.nn.lpinn import LPINN
 from sciml.nn.pig import PIG
 from sciml.tasks.lpinn import LPINNTask
@@ -306,7 +307,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.render:
         text = markdown(json.loads((RESULTS / f"{args.out}.json").read_text()))
-        (RESULTS / f"{args.out}.md").write_text(text)
+        write_text(RESULTS / f"{args.out}.md", text)
         print(text)
         return {}
     names = args.only or ALL
@@ -344,8 +345,8 @@ def main(argv=None) -> dict:
                 new = {(r["impl"], r["n_gaussians"], r["points"]) for r in report["speed"]}
                 report["speed"] = [r for r in old.get("speed", [])
                                    if (r["impl"], r["n_gaussians"], r["points"]) not in new] + report["speed"]
-    previous.write_text(json.dumps(report, indent=1, default=str))
-    (RESULTS / f"{args.out}.md").write_text(markdown(report))
+    write_text(previous, json.dumps(report, indent=1, default=str))
+    write_text(RESULTS / f"{args.out}.md", markdown(report))
     print(markdown(report))
     return report
 

@@ -22,6 +22,7 @@ import pyamg
 import scipy
 
 import solvers
+from sciml.io import write_text
 from solvers import studies
 
 SEED = 0
@@ -129,9 +130,8 @@ def main(argv=None) -> dict:
         "darcy": darcy_cost(20 if args.quick else 200),
         "references": reference_checks(args.quick),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "solvers_convergence.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "solvers_convergence.md").write_text(markdown(result))
+    write_text(RESULTS / "solvers_convergence.json", json.dumps(result, indent=2))
+    write_text(RESULTS / "solvers_convergence.md", markdown(result))
     print(markdown(result))
     return result
 
