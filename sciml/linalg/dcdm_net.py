@@ -17,7 +17,10 @@ direction A⁻¹r (with biases the output had a large input-independent part and
 Train it on several grid sizes (several depths), e.g. 32², 64², 128²: trained on one depth it
 stalls at the next. Extrapolating two or more levels beyond the training depths is not reliable:
 with the benchmark's recipe seed 0 stays at 8 iterations (1e-4) up to 1024², seeds 1 and 2 stall
-at 512² (``benchmarks/results/linear_solvers_dcdm_seeds.md``). 2D: 18,608 parameters; 3D: 55,760.
+at 512² (``benchmarks/results/linear_solvers_dcdm_seeds.md``). In single trials, seed 1 trained
+on 32²–256² still stalled at 512², float64 inference did not help, and a coarse gain initialised
+at 4 (A⁻¹'s h² scaling per level) stalled already at 256²: the cause is open. 2D: 18,608
+parameters; 3D: 55,760.
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
 """
