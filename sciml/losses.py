@@ -308,6 +308,7 @@ class DarcyResidualFD:
         check(
             self.form in FD_FORMS, f"form: expected one of {FD_FORMS}, got {self.form!r}"
         )
+        check(int(self.cache) >= 1, f"cache: expected a positive number of hierarchies, got {self.cache}")
         object.__setattr__(self, "_multigrids", OrderedDict())  # frozen dataclass: a private cache
 
     def stencils(self, a: torch.Tensor) -> list:

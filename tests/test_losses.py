@@ -165,5 +165,9 @@ def test_loss_bad_inputs():
         RelativeH1(method="spectral")
     with pytest.raises(InputError, match="radius"):
         WeakFormResidual(radius=0.0)
+    with pytest.raises(InputError, match="form: expected one of"):
+        DarcyResidualFD(form="weak")
+    with pytest.raises(InputError, match="cache: expected a positive"):
+        DarcyResidualFD(form="multigrid", cache=0)
     with pytest.raises(InputError, match="pred: expected the shape of the coefficient"):
         DarcyResidualFD()(torch.zeros(2, 1, 8, 8), {"a": torch.ones(2, 1, 9, 9)})
