@@ -318,6 +318,8 @@ class DarcyResidualFD:
             a.dim() == 4 and a.shape[1] == 1 and a.shape[-1] == a.shape[-2] >= 3,
             f"batch[{self.coefficient!r}]: expected node values (B, 1, s, s), got {tuple(a.shape)}",
         )
+        if self.form == "multigrid":  # the operators of the cached hierarchies
+            return [self.multigrid(ai[0]).stencil for ai in a]
         h = 1.0 / (a.shape[-1] - 1)
         return [Stencil.diffusion(ai[0].detach().double().cpu().numpy(), h=h) for ai in a]
 
@@ -351,7 +353,7 @@ class DarcyResidualFD:
             r = self.residuals(pred, batch)
             return (torch.linalg.vector_norm(_flat(r), dim=1) / (abs(self.f) * r[0].numel() ** 0.5)).mean()
         if self.form == "multigrid":
-            r = self.residuals(pred, batch)
+            r = self.residuals(pred, batch)  # fills the cache: the lookups below only hash a
             mgs = [self.multigrid(ai[0]) for ai in batch[self.coefficient]]
             Br = torch.cat([mg.cycle_grid(ri[None]) for mg, ri in zip(mgs, r)])
             with torch.no_grad():
