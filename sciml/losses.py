@@ -311,59 +311,64 @@ class DarcyResidualFD:
         check(int(self.cache) >= 1, f"cache: expected a positive number of hierarchies, got {self.cache}")
         object.__setattr__(self, "_multigrids", OrderedDict())  # frozen dataclass: a private cache
 
-    def stencils(self, a: torch.Tensor) -> list:
-        from .linalg.stencil import Stencil
-
+    def _coefficient(self, a: torch.Tensor) -> torch.Tensor:
         check(
             a.dim() == 4 and a.shape[1] == 1 and a.shape[-1] == a.shape[-2] >= 3,
             f"batch[{self.coefficient!r}]: expected node values (B, 1, s, s), got {tuple(a.shape)}",
         )
-        if self.form == "multigrid":  # the operators of the cached hierarchies
-            return [self.multigrid(ai[0]).stencil for ai in a]
-        h = 1.0 / (a.shape[-1] - 1)
+        return a
+
+    def stencils(self, a: torch.Tensor) -> list:
+        """The FD operators of coefficient fields ``a`` (B, 1, s, s)."""
+        from .linalg.stencil import Stencil
+
+        h = 1.0 / (self._coefficient(a).shape[-1] - 1)
         return [Stencil.diffusion(ai[0].detach().double().cpu().numpy(), h=h) for ai in a]
 
-    def residuals(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
-        """``A u − f`` on the interior nodes, shape (B, s−2, s−2)."""
+    def residuals(self, pred: torch.Tensor, batch: dict, stencils: list | None = None) -> torch.Tensor:
+        """``A u − f`` on the interior nodes, shape (B, s−2, s−2) (``stencils``: the operators, if built)."""
         a = batch[self.coefficient]
         check(
             pred.shape == a.shape,
             f"pred: expected the shape of the coefficient {tuple(a.shape)}, got {tuple(pred.shape)}",
         )
         u = pred[:, 0, 1:-1, 1:-1]
-        return torch.stack([st.apply(ui) for st, ui in zip(self.stencils(a), u)]) - self.f
+        sts = self.stencils(a) if stencils is None else stencils
+        return torch.stack([st.apply(ui) for st, ui in zip(sts, u)]) - self.f
 
-    def multigrid(self, a: torch.Tensor):
-        """The cached :class:`~sciml.linalg.Multigrid` of one coefficient field ``a`` (s, s)."""
+    def hierarchies(self, a: torch.Tensor) -> list:
+        """Per coefficient field of ``a`` (B, 1, s, s): its cached ``(Multigrid, ‖B f‖₂)``."""
         from .linalg.multigrid import Multigrid
         from .linalg.stencil import Stencil
 
-        values = a.detach().double().cpu().numpy()
-        key = (values.shape, hashlib.sha1(values.tobytes()).hexdigest())
-        mg = self._multigrids.pop(key, None)
-        if mg is None:
-            mg = Multigrid(Stencil.diffusion(values, h=1.0 / (values.shape[-1] - 1)), max_coarse=64, kernels="torch")
-        self._multigrids[key] = mg
+        out = []
+        for ai in self._coefficient(a):
+            values = ai[0].detach().double().cpu().numpy()
+            key = (values.shape, hashlib.sha1(values.tobytes()).hexdigest())
+            entry = self._multigrids.pop(key, None)
+            if entry is None:
+                mg = Multigrid(Stencil.diffusion(values, h=1.0 / (values.shape[-1] - 1)), max_coarse=64,
+                               kernels="torch")
+                f = torch.full((1, *mg.shape), float(self.f), dtype=torch.float64)
+                entry = (mg, float(torch.linalg.vector_norm(mg.cycle_grid(f))))
+            self._multigrids[key] = entry
+            out.append(entry)
         while len(self._multigrids) > self.cache:
             self._multigrids.popitem(last=False)
-        return mg
+        return out
 
     def __call__(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
-        if self.form == "residual":
-            r = self.residuals(pred, batch)
-            return (torch.linalg.vector_norm(_flat(r), dim=1) / (abs(self.f) * r[0].numel() ** 0.5)).mean()
         if self.form == "multigrid":
-            r = self.residuals(pred, batch)  # fills the cache: the lookups below only hash a
-            mgs = [self.multigrid(ai[0]) for ai in batch[self.coefficient]]
-            Br = torch.cat([mg.cycle_grid(ri[None]) for mg, ri in zip(mgs, r)])
-            with torch.no_grad():
-                Bf = torch.cat([mg.cycle_grid(torch.full_like(ri[None], self.f)) for mg, ri in zip(mgs, r)])
-            return (torch.linalg.vector_norm(_flat(Br), dim=1) / torch.linalg.vector_norm(_flat(Bf), dim=1)).mean()
-        a = batch[self.coefficient]
+            hs = self.hierarchies(batch[self.coefficient])
+            r = self.residuals(pred, batch, [mg.stencil for mg, _ in hs])
+            return torch.stack([torch.linalg.vector_norm(mg.cycle_grid(ri[None])) / bf
+                                for (mg, bf), ri in zip(hs, r)]).mean()
+        r = self.residuals(pred, batch)
+        if self.form == "residual":
+            return (torch.linalg.vector_norm(_flat(r), dim=1) / (abs(self.f) * r[0].numel() ** 0.5)).mean()
         u = pred[:, 0, 1:-1, 1:-1]
-        Au = torch.stack([st.apply(ui) for st, ui in zip(self.stencils(a), u)])
-        h2 = 1.0 / (a.shape[-1] - 1) ** 2
-        return (h2 * (0.5 * (u * Au) - self.f * u).sum(dim=(1, 2))).mean()
+        h2 = 1.0 / (pred.shape[-1] - 1) ** 2
+        return (h2 * (0.5 * (u * (r + self.f)) - self.f * u).sum(dim=(1, 2))).mean()
 
 
 def zero_boundary(u: torch.Tensor) -> torch.Tensor:
