@@ -462,11 +462,10 @@ def merge(paths: list[str], name: str, note: str | None = None) -> dict:
     parts = [json.loads(Path(p).read_text()) for p in paths]
     sections: dict = {}
     for part in parts:
-        for key, sec in part["sections"].items():  # the anchors are the script's current reference text
-            sec["anchor"] = ANCHORS.get(key, sec.get("anchor"))
         for row in part["sections"].get("antiderivative", {}).get("rows", []):
             row.setdefault("lbfgs_steps", part["args"].get("anti_lbfgs"))
         for key, sec in part["sections"].items():
+            sec["anchor"] = ANCHORS.get(key, sec.get("anchor"))  # the script's current reference text
             if key in sections:  # the same section split over processes by --models: join the rows
                 sections[key]["rows"] += sec["rows"]
             else:
