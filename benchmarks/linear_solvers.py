@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import markdown_table, write_results
 from sciml.linalg import AMG, DCDM, IncompleteCholesky, Jacobi, LearnedMultigrid, Multigrid, Stencil, cg
+from sciml.linalg.dcdm import RECIPES
 
 SEED = 0
 LMG_SWEEPS = 8
@@ -56,6 +57,12 @@ SIZES = {
     "full": {"2d": (64, 128, 256, 512, 1024), "3d": (32, 64), "dcdm2d": (64, 128, 256), "dcdm3d": (16, 32),
              "dcdm-ml2d": (64, 128, 256, 512, 1024), "dcdm-ml3d": (32, 64)},
 }
+def multilevel_recipe(dim: int) -> dict:
+    """TRAIN entry of the multilevel DCDM recipe that :func:`sciml.linalg.dcdm.pretrained` uses for ``dim``."""
+    r = dict(RECIPES["multilevel", dim])
+    return dict(shape=r.pop("shapes"), layout="multilevel", **r)
+
+
 TRAIN = {
     "quick": {
         "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
@@ -70,10 +77,8 @@ TRAIN = {
     "full": {
         "dcdm2d": dict(shape=(64, 64), steps=600, batch=8, ritz=400),
         "dcdm3d": dict(shape=(16, 16, 16), steps=200, batch=4, ritz=300),
-        "dcdm-ml2d": dict(shape=[(32, 32), (64, 64), (128, 128)], steps=2400, batch=8, ritz=400, layout="multilevel",
-                          cosine=True),
-        "dcdm-ml3d": dict(shape=[(8, 8, 8), (16, 16, 16)], steps=600, batch=4, ritz=300, layout="multilevel",
-                          cosine=True),
+        "dcdm-ml2d": multilevel_recipe(2),  # the recipes of sciml.linalg.dcdm.pretrained
+        "dcdm-ml3d": multilevel_recipe(3),
         "lmg2d": dict(shape=(64, 64), steps=150, sweeps=LMG_SWEEPS, train_coarse=True),
         "lmg3d": dict(shape=(16, 16, 16), steps=80, sweeps=LMG_SWEEPS, train_coarse=True),
     },

@@ -250,7 +250,7 @@ class DCDM:
 
 
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
-#: The multilevel ones are those of ``benchmarks/linear_solvers.py`` (seed 0, used here: iteration
+#: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0, used here: iteration
 #: counts flat to 1024²; other seeds stall from 512², see ``linear_solvers_dcdm_seeds.md``).
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
