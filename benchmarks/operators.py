@@ -21,8 +21,8 @@ Sections (each trained with :func:`sciml.fit` on :func:`sciml.data.load` dataset
   tanh_sin trunk / silu_id branch). ``--anti-scheduler cosine --anti-dtype float64`` for longer runs.
 * ``physics``: Darcy smooth without labels: PI-MgNO (:class:`DarcyResidualFD`, zero boundary, in its
   multigrid-preconditioned form and in the energy form, same budget), PI-MultiONet (DGNO's weak form
-  with Wendland test functions, and the multigrid-preconditioned FD residual; sin·sin mollifier); test
-  relative L2 against the solver.
+  with Wendland test functions; DGNO's mixed form with two more MultiONets for the flux a∇u; the
+  multigrid-preconditioned FD residual; sin·sin mollifier); test relative L2 against the solver.
 
 Every model's test numbers are taken at its best validation epoch. All inputs/outputs normalised
 with per-channel Gaussian statistics of the training set (FNO's practice) except the PI models,
@@ -254,7 +254,9 @@ def section_antiderivative(args) -> dict:
     return {"data": info, "rows": rows, "anchor": ANCHORS["antiderivative"]}
 
 
-PHYSICS_MODELS = ("PI-MgNO", "PI-MgNO-energy", "PI-MultiONet-weak", "PI-MultiONet")
+PHYSICS_MODELS = ("PI-MgNO", "PI-MgNO-energy", "PI-MultiONet-weak", "PI-MultiONet-mixed", "PI-MultiONet")
+#: Weak-form test balls per sample and step (both weak forms): Latin-hypercube centres, radius, quadrature.
+PI_BALLS = {"centers": 16, "radius": 0.02, "nodes": 3}
 
 
 def section_physics(args) -> dict:
@@ -273,17 +275,26 @@ def section_physics(args) -> dict:
     def mgno():
         return ZeroBoundary(Scaled(MgNO(1, 1, width=24, levels=args.levels, layers=4), a_mean, a_std, scale))
 
-    def multionet():
-        net = MultiONet([s * s] + [128] * 5, [2] + [128] * 5, sum_layers=4, activation="silu",
-                        branch_activation="silu")
-        return Scaled(GridOperator(net, dirichlet=True), a_mean, a_std, scale)
+    def onet():
+        return MultiONet([s * s] + [128] * 5, [2] + [128] * 5, sum_layers=4, activation="silu",
+                         branch_activation="silu")
 
-    weak = WeakFormResidual(f=1.0, d=2, centers=64, radius=args.pi_radius, nodes=5)
+    def multionet():
+        return Scaled(GridOperator(onet(), dirichlet=True), a_mean, a_std, scale)
+
+    def multionet_flux():  # u and the flux s = a∇u, each its own MultiONet (DGNO's decoders); |s| ~ f/2
+        return Scaled(GridOperator(onet(), dirichlet=True, flux=[onet(), onet()], flux_scale=0.5 / scale),
+                      a_mean, a_std, scale)
+
+    balls = dict(f=1.0, d=2, centers=PI_BALLS["centers"], radius=PI_BALLS["radius"], nodes=PI_BALLS["nodes"])
     runs = {  # name: (label, model, loss, epochs)
         "PI-MgNO": ("PI-MgNO (FD, multigrid-preconditioned)", mgno, DarcyResidualFD(form="multigrid"),
                     args.pi_epochs),
         "PI-MgNO-energy": ("PI-MgNO (FD energy)", mgno, DarcyResidualFD(form="energy"), args.pi_epochs),
-        "PI-MultiONet-weak": ("PI-MultiONet (weak form)", multionet, weak, args.pi_onet_epochs),
+        "PI-MultiONet-weak": ("PI-MultiONet (weak form)", multionet, WeakFormResidual(**balls),
+                              args.pi_onet_epochs),
+        "PI-MultiONet-mixed": ("PI-MultiONet + flux (DGNO mixed weak form)", multionet_flux,
+                               WeakFormResidual(**balls, mixed=True), args.pi_onet_epochs),
         "PI-MultiONet": ("PI-MultiONet (FD, multigrid-preconditioned)", multionet,
                          DarcyResidualFD(form="multigrid"), args.pi_onet_epochs),
     }
@@ -294,7 +305,7 @@ def section_physics(args) -> dict:
         torch.manual_seed(0)
         rows.append(train(label, build(), train_set, val_set, test_set, epochs=epochs, lr=1e-3, batch_size=8,
                           loss=loss, scheduler=args.scheduler))
-    info["pi"] = {"radius": args.pi_radius, "centers": 64, "quadrature": "5 radii x 10 angles per ball"}
+    info["pi"] = {**PI_BALLS, "quadrature": f"{PI_BALLS['nodes']} radii x {2 * PI_BALLS['nodes']} angles per ball"}
     return {"data": info, "rows": rows, "anchor": ANCHORS["physics"]}
 
 
@@ -431,7 +442,6 @@ def main(argv=None) -> dict:
     args.anti_eval = 50 if q else 100
     args.pi_onet_epochs = args.pi_onet_epochs or 1
     args.anti_test = 10_000 if q else 100_000
-    args.pi_radius = 0.01
     args.scheduler = None if q else "onecycle"  # quick runs are too short for a one-cycle schedule
     sections = {}
     wanted = args.sections.split(",")
@@ -458,7 +468,8 @@ def write(report: dict, name: str) -> dict:
 
 
 def merge(paths: list[str], name: str, note: str | None = None) -> dict:
-    """One report from partial runs (e.g. sections run in parallel processes); args kept per section."""
+    """One report from partial runs (e.g. sections run in parallel processes); args kept per section. A row
+    (model, epochs) of a later file replaces the same row of an earlier one (a re-run; Darcy sections)."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     sections: dict = {}
     for part in parts:
@@ -466,8 +477,11 @@ def merge(paths: list[str], name: str, note: str | None = None) -> dict:
             row.setdefault("lbfgs_steps", part["args"].get("anti_lbfgs"))
         for key, sec in part["sections"].items():
             sec["anchor"] = ANCHORS.get(key, sec.get("anchor"))  # the script's current reference text
-            if key in sections:  # the same section split over processes by --models: join the rows
-                sections[key]["rows"] += sec["rows"]
+            if key in sections:  # the same section split over processes by --models: join the rows;
+                rerun = {(r["model"], r["epochs"]) for r in sec["rows"] if "epochs" in r}  # a re-run replaces
+                kept = [r for r in sections[key]["rows"] if "epochs" not in r or (r["model"], r["epochs"]) not in rerun]
+                sections[key]["rows"] = kept + sec["rows"]
+                sections[key]["data"] = {**sections[key]["data"], **sec["data"]}
             else:
                 sections[key] = sec
     args = {f"{Path(p).stem}": part["args"] for p, part in zip(paths, parts)}

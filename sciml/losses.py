@@ -208,6 +208,13 @@ class WeakFormResidual:
     (detached), or is a constant; ``f`` is a constant. The model is fed ``(batch["a"] sensors, y)``
     through ``inputs = (coefficient, "y")``: a :class:`sciml.nn.deeponet.GridOperator`-like module
     evaluating ``u`` at points ``y (B, N, d)`` → ``(B, N)``.
+
+    ``mixed=True``: DGNO's mixed form for discontinuous ``a`` (its piecewise Darcy). The model also
+    returns a flux ``s ≈ a∇u``: ``pred (B, N, 1 + d)`` = ``(u, s)`` (e.g. :class:`GridOperator` with
+    ``flux=``). Per ball ``r_c = mean[s·∇φ] − mean[fφ]`` (no ``a``, no second derivative), and at
+    every quadrature point the constitutive misfit ``|s − a∇u|²``; loss = ``mean|s − a∇u|² +
+    √centers · mean(r²)`` (+ top-k). A first-order system least-squares split: ``a`` enters only
+    pointwise, so a jump in ``a`` no longer puts ``∇a`` into the residual.
     """
 
     f: float = 1.0
@@ -217,6 +224,7 @@ class WeakFormResidual:
     nodes: int = 6
     topk: int = 0
     coefficient: str = "a"
+    mixed: bool = False
 
     def __post_init__(self):
         check(self.d in (1, 2), f"d: expected 1 or 2, got {self.d}")
@@ -240,22 +248,39 @@ class WeakFormResidual:
         return {**batch, "y": y, "y_center": c.to(ref.device)}
 
     def residuals(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
-        """Per-ball residuals (B, centers) for ``pred`` = u at ``batch["y"]``, shape (B, N)."""
+        """Per-ball residuals (B, centers) for ``pred`` = u at ``batch["y"]``, shape (B, N)
+        (``mixed``: ``(u, s)``, shape (B, N, 1 + d))."""
+        return self._terms(pred, batch)[0]
+
+    def constitutive(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
+        """``mixed`` only: ``|s − a∇u|²`` at every quadrature point, shape (B, N)."""
+        check(self.mixed, "constitutive: defined for mixed=True only")
+        return self._terms(pred, batch)[1]
+
+    def _terms(self, pred: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         y = batch["y"]
+        expected = tuple(y.shape[:2]) + ((1 + self.d,) if self.mixed else ())
         check(
-            pred.shape == y.shape[:2],
-            f"pred: expected u at the points y, shape {tuple(y.shape[:2])}, got {tuple(pred.shape)}",
+            tuple(pred.shape) == expected,
+            f"pred: expected {'(u, s)' if self.mixed else 'u'} at the points y, shape {expected}, "
+            f"got {tuple(pred.shape)}",
         )
-        (grad_u,) = torch.autograd.grad(pred.sum(), y, create_graph=True)
+        u = pred[..., 0] if self.mixed else pred
+        (grad_u,) = torch.autograd.grad(u.sum(), y, create_graph=True)
         z, w = self.quadrature(pred.dtype)
         z, w = z.to(pred.device), w.to(pred.device)
         phi, dphi_r = wendland(torch.linalg.vector_norm(z, dim=-1), self.d)
         grad_phi = dphi_r[:, None] * z / self.radius  # ∇_x φ = (φ'(r)/r) z / R
-        B, q = pred.shape[0], z.shape[0]
-        grad_u = grad_u.reshape(B, self.centers, q, self.d)
-        a = self._coefficient(batch, y).reshape(B, self.centers, q)
-        flux = (a * (grad_u * grad_phi).sum(-1) * w).sum(-1)
-        return flux - self.f * (phi * w).sum()
+        B, q = u.shape[0], z.shape[0]
+        a = self._coefficient(batch, y)
+        source = self.f * (phi * w).sum()
+        if not self.mixed:
+            flux = (a[..., None] * grad_u).reshape(B, self.centers, q, self.d)
+            return ((flux * grad_phi).sum(-1) * w).sum(-1) - source, None
+        s = pred[..., 1:]
+        misfit = ((s - a[..., None] * grad_u) ** 2).sum(-1)
+        r = ((s.reshape(B, self.centers, q, self.d) * grad_phi).sum(-1) * w).sum(-1) - source
+        return r, misfit
 
     def _coefficient(self, batch: dict, y: torch.Tensor) -> torch.Tensor:
         a = batch[self.coefficient]
@@ -270,8 +295,9 @@ class WeakFormResidual:
         )
 
     def __call__(self, pred: torch.Tensor, batch: dict) -> torch.Tensor:
-        r2 = self.residuals(pred, batch) ** 2
-        loss = r2.mean()
+        r, misfit = self._terms(pred, batch)
+        r2 = r**2
+        loss = r2.mean() if misfit is None else misfit.mean() + self.centers**0.5 * r2.mean()
         if self.topk:
             loss = loss + r2.flatten().topk(min(self.topk, r2.numel())).values.sum()
         return loss

@@ -160,11 +160,50 @@ def test_weak_form_residual_is_zero_for_the_exact_solution(d):
     assert ((batch["y_center"] > 0.05 - 1e-12) & (batch["y_center"] < 0.95 + 1e-12)).all()
 
 
+def test_mixed_weak_form_is_zero_for_the_exact_pair_and_exact_on_a_wrong_flux():
+    """DGNO's mixed form on a two-valued coefficient: (u, s = a∇u) with a jump in a.
+
+    With u = c|y|² and s = a·2c·y where a is the (interpolated) coefficient at each point, the
+    constitutive misfit is 0; the per-ball residual mean[s·∇φ] − mean[fφ] of the flux s = 2c'y
+    (constant divergence 2dc') is computed in closed form.
+    """
+    f, d = 1.0, 2
+    loss = WeakFormResidual(f=f, d=d, centers=10, radius=0.05, mixed=True)
+    a = torch.full((2, 1, 17, 17), 3.0, dtype=torch.float64)
+    a[:, :, :, 8:] = 12.0  # a jump across x₂ = 1/2, as in the two-valued Darcy data
+    batch = loss.prepare({"a": a}, torch.Generator().manual_seed(0))
+    y = batch["y"]
+    a_at_y = loss._coefficient(batch, y)
+
+    def pair(c_u, c_s):
+        u = c_u * (y**2).sum(-1)
+        return torch.cat([u[..., None], 2 * c_s * y], dim=-1)
+
+    c = 0.1
+    exact = torch.cat([pair(c, c)[..., :1], a_at_y[..., None] * 2 * c * y], dim=-1)
+    assert loss.constitutive(exact, batch).abs().max().item() < 1e-24
+    # s = 2c' y: ∫ s·∇φ = −∫ (∇·s) φ = −2 d c' ∫ φ (φ vanishes on the sphere), so r = −(2dc' + f) mean φ
+    z, w = ball_quadrature(d, loss.nodes)
+    mean_phi = (w * wendland(z.norm(dim=-1), d)[0]).sum()
+    wrong = pair(c, 0.3)
+    expected = -(2 * d * 0.3 + f) * mean_phi * torch.ones(2, 10, dtype=torch.float64)
+    assert torch.allclose(loss.residuals(wrong, batch), expected, rtol=1e-12)
+    # divergence-free-balanced flux s = −f y / d: r = 0, only the misfit remains
+    balanced = pair(c, -f / (2 * d))
+    assert loss.residuals(balanced, batch).abs().max().item() < 1e-14
+    misfit = ((balanced[..., 1:] - a_at_y[..., None] * 2 * c * y) ** 2).sum(-1).mean()
+    assert loss(balanced, batch).item() == pytest.approx(misfit.item(), rel=1e-12)
+    with pytest.raises(InputError, match=r"pred: expected \(u, s\) at the points y"):
+        loss(wrong[..., :1], batch)
+
+
 def test_loss_bad_inputs():
     with pytest.raises(InputError, match="method"):
         RelativeH1(method="spectral")
     with pytest.raises(InputError, match="radius"):
         WeakFormResidual(radius=0.0)
+    with pytest.raises(InputError, match="constitutive: defined for mixed=True only"):
+        WeakFormResidual().constitutive(torch.zeros(1, 1), {"y": torch.zeros(1, 1, 2)})
     with pytest.raises(InputError, match="form: expected one of"):
         DarcyResidualFD(form="weak")
     with pytest.raises(InputError, match="cache: expected a positive"):

@@ -133,3 +133,23 @@ def test_grid_operator_and_shape_errors():
         deep(torch.randn(4, 10), torch.rand(3, 1))
     with pytest.raises(InputError, match="sum_layers"):
         MultiONet([10, 8], [1, 8], sum_layers=2)
+
+
+def test_grid_operator_flux_heads_for_the_mixed_form():
+    torch.manual_seed(0)
+    u_net = MultiONet([81, 8, 8], [2, 8, 8], sum_layers=2)
+    heads = [MultiONet([81, 8, 8], [2, 8, 8], sum_layers=2) for _ in range(2)]
+    for h in heads:
+        torch.nn.init.normal_(h.w)  # MultiONet starts at 0; make the heads visible
+    net = GridOperator(u_net, dirichlet=True, flux=heads, flux_scale=2.0)
+    a, y = torch.randn(3, 1, 9, 9), torch.rand(3, 5, 2)
+    out = net(a, y)
+    assert out.shape == (3, 5, 3)
+    plain = GridOperator(u_net, dirichlet=True)
+    assert torch.equal(out[..., 0], plain(a, y))  # u as without the heads, mollified
+    assert torch.allclose(out[..., 2], 2.0 * heads[1](a.reshape(3, -1), y))  # s_k scaled, not mollified
+    assert torch.equal(net(a), plain(a))  # the grid evaluation is u alone
+    with pytest.raises(InputError, match="flux: expected 2 branch-trunk models"):
+        GridOperator(u_net, flux=heads[:1])
+    with pytest.raises(InputError, match="flux_scale: expected a positive number"):
+        GridOperator(u_net, flux=heads, flux_scale=0.0)

@@ -161,12 +161,29 @@ class GridOperator(nn.Module):
     losses differentiate it with respect to ``y``). The branch reads the flattened field
     (``m = C·H·W`` sensors). ``dirichlet=True`` multiplies by ``sin(πx)sin(πy)`` so u = 0 on the
     boundary (DGNO's hard-constraint mollifier).
+
+    ``flux``: one branch–trunk model per coordinate for the flux ``s = a∇u`` of DGNO's mixed form
+    (Zang & Koutsourelakis 2025, piecewise Darcy; see :class:`sciml.losses.WeakFormResidual`
+    ``mixed=True``). Then ``forward(a, y)`` returns ``(B, N, 1 + d)``: ``u`` and
+    ``flux_scale · s_k`` (not mollified); ``forward(a)`` still returns ``u`` on the grid.
     """
 
-    def __init__(self, model: BranchTrunk, dirichlet: bool = False):
+    def __init__(self, model: BranchTrunk, dirichlet: bool = False, flux: Sequence[BranchTrunk] | None = None,
+                 flux_scale: float = 1.0):
         super().__init__()
         self.model = model
         self.dirichlet = dirichlet
+        if flux is not None:
+            flux = list(flux)
+            check(
+                len(flux) == model.d and all(isinstance(f, BranchTrunk) and (f.m, f.d) == (model.m, model.d)
+                                             for f in flux),
+                f"flux: expected {model.d} branch-trunk models with the inputs of model (m={model.m}, d={model.d})",
+            )
+            check(flux_scale > 0, f"flux_scale: expected a positive number, got {flux_scale!r}")
+            flux = nn.ModuleList(flux)
+        self.flux = flux
+        self.flux_scale = flux_scale
 
     def _mollify(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return u * torch.sin(torch.pi * y).prod(dim=-1) if self.dirichlet else u
@@ -176,7 +193,11 @@ class GridOperator(nn.Module):
         B, C, H, W = a.shape
         check(C * H * W == self.model.m, f"a: expected C·H·W = {self.model.m} sensor values, got {C}·{H}·{W}")
         if y is not None:
-            return self._mollify(self.model(a.reshape(B, -1), y), y)
+            sensors = a.reshape(B, -1)
+            u = self._mollify(self.model(sensors, y), y)
+            if self.flux is None:
+                return u
+            return torch.stack([u] + [self.flux_scale * f(sensors, y) for f in self.flux], dim=-1)
         xs = torch.linspace(0, 1, H, dtype=a.dtype, device=a.device)
         ys = torch.linspace(0, 1, W, dtype=a.dtype, device=a.device)
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="ij"), dim=-1).reshape(H * W, 2)
