@@ -351,37 +351,51 @@ def learned_ablation(log) -> int:
     return 0
 
 
-# --- multilevel DCDM: the same recipe with other seeds ------------------------------------------------------
-SEED_STUDY = {"seeds": (0, 1, 2), "maxiter": 60, "sizes": {"quick": (32, 64, 128), "full": (64, 128, 256, 512, 1024)}}
+# --- multilevel DCDM: the same recipe with other seeds, and with its recursion depth capped ------------------
+SEED_STUDY = {"seeds": (0, 1, 2), "maxiter": 40, "sizes": {"quick": (32, 64, 128), "full": (64, 128, 256, 512, 1024)},
+              "max_levels": (None, 7, 6)}
 
 
 def dcdm_seed_study(mode: str, log) -> int:
     """Train the 2-D multilevel DCDM recipe of TRAIN with seeds 0, 1, 2 (seed 0 is the main benchmark's model)
-    and count its iterations on 2-D Poisson (b of seed 0) up to SEED_STUDY["maxiter"]; writes
-    linear_solvers_dcdm_seeds.json/.md."""
-    rows, training = [], {}
+    and count its iterations on 2-D Poisson (b of seed 0) up to SEED_STUDY["maxiter"], with the network's
+    recursion uncapped (its natural depth) and capped at each of SEED_STUDY["max_levels"] levels (the
+    training grids use at most 6); writes linear_solvers_dcdm_seeds.json/.md."""
+    rows, training, runs = [], {}, {}
     for seed in SEED_STUDY["seeds"]:
         model = dcdm_model(mode, "dcdm-ml2d", seed, log)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
-        for n in SEED_STUDY["sizes"][mode]:
-            st = PROBLEMS["poisson2d"](n)
-            b = rhs(st)
-            for tol in TOLS:
-                _, info = model.solve(st, b, rtol=tol, maxiter=SEED_STUDY["maxiter"])
-                rows.append({"seed": seed, "n": n, "tol": tol, "its": info.iterations, "converged": info.converged,
-                             "solve_s": info.time})
-                log(f"dcdm-ml seed {seed} poisson2d {n} tol {tol:.0e}: {info.iterations} its, {info.time:.3g} s")
+        trained = max(model.net.levels(s, capped=False) for s in training[seed]["train_shapes"])
+        for cap in SEED_STUDY["max_levels"]:
+            model.net.max_levels = cap
+            for n in SEED_STUDY["sizes"][mode]:
+                st = PROBLEMS["poisson2d"](n)
+                b = rhs(st)
+                levels = model.net.levels(st.shape)
+                for tol in TOLS:
+                    key = (seed, n, levels, tol)  # a cap that does not bind repeats the uncapped run
+                    if key not in runs:
+                        _, info = model.solve(st, b, rtol=tol, maxiter=SEED_STUDY["maxiter"])
+                        runs[key] = {"its": info.iterations, "converged": info.converged, "solve_s": info.time}
+                        log(f"dcdm-ml seed {seed} poisson2d {n} levels {levels} tol {tol:.0e}: "
+                            f"{info.iterations} its, {info.time:.3g} s")
+                    rows.append({"seed": seed, "max_levels": cap, "levels": levels, "trained_levels": trained,
+                                 "n": n, "tol": tol, **runs[key]})
     table_rows = []
     for seed in SEED_STUDY["seeds"]:
-        t = {"seed": seed, "final training loss": f"{training[seed]['loss_last']:.2e}"}
-        for n in SEED_STUDY["sizes"][mode]:
-            its = [pick(rows, seed=seed, n=n, tol=tol)[0] for tol in TOLS]
-            t[f"{n}^2"] = " / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its)
-        table_rows.append(t)
-    cols = ["seed", "final training loss", *[f"{n}^2" for n in SEED_STUDY["sizes"][mode]]]
-    table = ("## Multilevel DCDM (window 2) iterations to 1e-4 / 1e-8 on 2-D Poisson, one model per seed\n\n"
-             + markdown_table(table_rows, cols))
+        for cap in SEED_STUDY["max_levels"]:
+            t = {"seed": seed, "max levels": cap or "–", "final training loss": f"{training[seed]['loss_last']:.2e}"}
+            for n in SEED_STUDY["sizes"][mode]:
+                its = [pick(rows, seed=seed, n=n, tol=tol, max_levels=cap)[0] for tol in TOLS]
+                t[f"{n}^2"] = (" / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its)
+                               + f" ({its[0]['levels']})")
+            table_rows.append(t)
+    cols = ["seed", "max levels", "final training loss", *[f"{n}^2" for n in SEED_STUDY["sizes"][mode]]]
+    table = ("## Multilevel DCDM (window 2) iterations to 1e-4 / 1e-8 on 2-D Poisson, one model per seed "
+             "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
     notes = (f"Recipe: {TRAIN[mode]['dcdm-ml2d']}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
+             f"The training grids use at most {max(r['trained_levels'] for r in rows)} levels; 'max levels' caps "
+             "the recursion (DCDMNet.max_levels; – = the natural depth, down to a 4² grid). "
              "Seed 0 is the model of linear_solvers.md (its 1024² run there: 8 / 20).")
     write_results(f"linear_solvers_dcdm_seeds{'_quick' if mode == 'quick' else ''}",
                   {"mode": mode, "study": SEED_STUDY, "training": training, "results": rows}, table, notes)

@@ -126,11 +126,20 @@ def test_multilevel_network_is_bias_free_and_its_depth_follows_the_grid():
     assert torch.allclose(net(3.5 * r), 3.5 * net(r), rtol=1e-4, atol=1e-5)  # positively homogeneous
     depths = []
     original = net._cycle
-    net._cycle = lambda z: (depths.append(z.shape[-1]), original(z))[1]
+    net._cycle = lambda z, level=1: (depths.append(z.shape[-1]), original(z, level))[1]
     for n in (16, 64, 65):
         depths.clear()
         assert net(torch.randn(1, 1, n, n)).shape == (1, 1, n, n)
         assert depths[-1] < 8, (n, depths)  # coarsened to below 2·coarsest cells per side
+        assert len(depths) == net.levels((n, n)) == {16: 3, 64: 5, 65: 5}[n]
+    x = torch.randn(1, 1, 64, 64)
+    uncapped = net(x)
+    net.max_levels = 5  # the natural depth of 64²: the same network
+    assert torch.equal(net(x), uncapped)
+    net.max_levels, depths[:] = 3, []
+    capped = net(x)
+    assert depths == [64, 32, 16] and net.levels((64, 64)) == 3 and net.levels((64, 64), capped=False) == 5
+    assert not torch.allclose(capped, uncapped)
     assert DCDMNet(3, "multilevel")(torch.randn(1, 1, 9, 16, 12)).shape == (1, 1, 9, 16, 12)
 
 

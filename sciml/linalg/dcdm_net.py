@@ -16,11 +16,14 @@ domain. The convolutions have no bias: f(0) = 0 and f(αr) = αf(r) for α > 0, 
 direction A⁻¹r (with biases the output had a large input-independent part and the loop stalled).
 Train it on several grid sizes (several depths), e.g. 32², 64², 128²: trained on one depth it
 stalls at the next. Extrapolating two or more levels beyond the training depths is not reliable:
-with the benchmark's recipe seed 0 stays at 8 iterations (1e-4) up to 1024², seeds 1 and 2 stall
-at 512² (``benchmarks/results/linear_solvers_dcdm_seeds.md``). In single trials, seed 1 trained
-on 32²–256² still stalled at 512², float64 inference did not help, and a coarse gain initialised
-at 4 (A⁻¹'s h² scaling per level) stalled already at 256²: the cause is open. 2D: 18,608
-parameters; 3D: 55,760.
+with the benchmark's recipe (32²–128², at most 6 levels) seed 0 stays at 8 iterations (1e-4) up to
+1024² (9 levels), seeds 1 and 2 stall at 512² (8 levels). The stall is the recursion run deeper
+than trained: ``max_levels`` caps it, and at 7 levels seed 1 converges at 512² (12 / 23 iterations
+at 1e-4 / 1e-8). But a cap also shortens the reach of the coarsest level: it costs seed 0 at 1024²
+(7 levels: 14 / 36), and under no cap of 6 or 7 does seed 2 reach 1e-8 at 512² or either seed
+reach 1e-8 at 1024² in 40 iterations (``benchmarks/results/linear_solvers_dcdm_seeds.md``). In single trials, seed 1 trained on
+32²–256² still stalled at 512², float64 inference did not help, and a coarse gain initialised at 4
+(A⁻¹'s h² scaling per level) stalled already at 256². 2D: 18,608 parameters; 3D: 55,760.
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
 """
@@ -58,11 +61,14 @@ def _crop(y: torch.Tensor, shape) -> torch.Tensor:
 
 class DCDMNet(nn.Module):
     """r (B, 1, *grid) → direction (B, 1, *grid); ``dim`` 2 or 3; ``layout`` one of :data:`LAYOUTS`;
-    ``coarsest``: the multilevel layout stops coarsening below 2·coarsest cells per side."""
+    ``coarsest``: the multilevel layout stops coarsening below 2·coarsest cells per side;
+    ``max_levels``: and after this many levels (None: no cap; see :meth:`levels`)."""
 
-    def __init__(self, dim: int = 2, layout: str = "from64", channels: int = 16, coarsest: int = 4):
+    def __init__(self, dim: int = 2, layout: str = "from64", channels: int = 16, coarsest: int = 4,
+                 max_levels: int | None = None):
         super().__init__()
         self.dim, self.layout, self.coarsest = dim, layout, int(coarsest)
+        self.max_levels = None if max_levels is None else int(max_levels)
         Conv = nn.Conv2d if dim == 2 else nn.Conv3d
         if layout == "multilevel":  # bias-free: f(0) = 0 and f(αr) = αf(r) for α > 0
             Conv = functools.partial(Conv, bias=False)
@@ -87,12 +93,20 @@ class DCDMNet(nn.Module):
         y = self.last(self.post(la))
         return _crop(y, shape)
 
-    def _cycle(self, z: torch.Tensor) -> torch.Tensor:
+    def levels(self, shape, capped: bool = True) -> int:
+        """Grid levels of the multilevel layout on a grid of ``shape``: halve (rounding up) while the
+        smallest side is >= 2·coarsest, at most ``max_levels`` when ``capped``."""
+        n, count = min(shape), 1
+        while n >= 2 * self.coarsest and (not capped or self.max_levels is None or count < self.max_levels):
+            n, count = (n + 1) // 2, count + 1
+        return count
+
+    def _cycle(self, z: torch.Tensor, level: int = 1) -> torch.Tensor:
         """One level of the multilevel layout: pre pairs, the next level on the pooled map, gained
         nearest upsampling added, post pairs (same weights at every level)."""
         z = self.fine(z)
-        if min(z.shape[2:]) >= 2 * self.coarsest:
-            zc = self._cycle(self.pool(_pad_even(z)))
+        if min(z.shape[2:]) >= 2 * self.coarsest and (self.max_levels is None or level < self.max_levels):
+            zc = self._cycle(self.pool(_pad_even(z)), level + 1)
             up = F.interpolate(zc, scale_factor=2, mode="nearest")
             z = F.relu(z + self.gain * _crop(up, z.shape[2:]))
         return self.post(z)
