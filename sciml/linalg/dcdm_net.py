@@ -21,9 +21,10 @@ with the benchmark's recipe (32²–128², at most 6 levels) seed 0 stays at 8 i
 than trained: ``max_levels`` caps it, and at 7 levels seed 1 converges at 512² (12 / 23 iterations
 at 1e-4 / 1e-8). But a cap also shortens the reach of the coarsest level: it costs seed 0 at 1024²
 (7 levels: 14 / 36), and under no cap of 6 or 7 does seed 2 reach 1e-8 at 512² or either seed
-reach 1e-8 at 1024² in 40 iterations (``benchmarks/results/linear_solvers_dcdm_seeds.md``). In single trials, seed 1 trained on
-32²–256² still stalled at 512², float64 inference did not help, and a coarse gain initialised at 4
-(A⁻¹'s h² scaling per level) stalled already at 256². 2D: 18,608 parameters; 3D: 55,760.
+reach 1e-8 at 1024² in 40 iterations (``benchmarks/results/linear_solvers_dcdm_seeds.md``).
+In single trials, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not
+help, and a coarse gain initialised at 4 (A⁻¹'s h² scaling per level) stalled already at 256².
+2D: 18,608 parameters; 3D: 55,760.
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
 """
