@@ -286,7 +286,7 @@ def section_physics(args) -> dict:
         return Scaled(GridOperator(onet(), dirichlet=True, flux=[onet(), onet()], flux_scale=0.5 / scale),
                       a_mean, a_std, scale)
 
-    balls = dict(f=1.0, d=2, centers=PI_BALLS["centers"], radius=PI_BALLS["radius"], nodes=PI_BALLS["nodes"])
+    balls = dict(f=1.0, d=2, **PI_BALLS)
     runs = {  # name: (label, model, loss, epochs)
         "PI-MgNO": ("PI-MgNO (FD, multigrid-preconditioned)", mgno, DarcyResidualFD(form="multigrid"),
                     args.pi_epochs),

@@ -94,11 +94,15 @@ class DCDMNet(nn.Module):
         y = self.last(self.post(la))
         return _crop(y, shape)
 
+    def _coarsens(self, n: int, level: int, capped: bool = True) -> bool:
+        """Whether level ``level`` (1 = the input grid), smallest side ``n``, recurses to a coarser one."""
+        return n >= 2 * self.coarsest and (not capped or self.max_levels is None or level < self.max_levels)
+
     def levels(self, shape, capped: bool = True) -> int:
         """Grid levels of the multilevel layout on a grid of ``shape``: halve (rounding up) while the
         smallest side is >= 2·coarsest, at most ``max_levels`` when ``capped``."""
         n, count = min(shape), 1
-        while n >= 2 * self.coarsest and (not capped or self.max_levels is None or count < self.max_levels):
+        while self._coarsens(n, count, capped):
             n, count = (n + 1) // 2, count + 1
         return count
 
@@ -106,7 +110,7 @@ class DCDMNet(nn.Module):
         """One level of the multilevel layout: pre pairs, the next level on the pooled map, gained
         nearest upsampling added, post pairs (same weights at every level)."""
         z = self.fine(z)
-        if min(z.shape[2:]) >= 2 * self.coarsest and (self.max_levels is None or level < self.max_levels):
+        if self._coarsens(min(z.shape[2:]), level):
             zc = self._cycle(self.pool(_pad_even(z)), level + 1)
             up = F.interpolate(zc, scale_factor=2, mode="nearest")
             z = F.relu(z + self.gain * _crop(up, z.shape[2:]))
