@@ -130,12 +130,20 @@ def log_epochs(info) -> bool:
 
 
 def train(name: str, model: nn.Module, train_set, val_set, test_set, *, epochs: int, loss, lr: float,
-          batch_size: int, wd: float = 1e-4, scheduler: str | None = "onecycle", seed: int = 0) -> dict:
-    """Train with fit, return params, timing, best epoch and test metrics at the best validation epoch."""
+          batch_size: int, wd: float = 1e-4, scheduler: str | None = "onecycle", seed: int = 0,
+          checkpoint: Path | None = None) -> dict:
+    """Train with fit, return params, timing, best epoch and test metrics at the best validation epoch.
+
+    ``checkpoint``: saved after every epoch and resumed from when it exists (runs longer than a
+    session; fit's resume continues the identical history, schedule and best epoch included)."""
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {n_params(model):,} params, {epochs} epochs", flush=True)
     task = DatasetTask(train_set, loss=loss, batch_size=batch_size, validation=val_set)
+    resume = checkpoint if checkpoint is not None and checkpoint.exists() else None
+    if resume is not None:
+        print(f"    resuming from {checkpoint}", flush=True)
     result = fit(model, task, epochs=epochs, optimizer=adam(lr, wd), lr=lr, scheduler=scheduler, seed=seed,
-                 progress=False, callbacks=[log_epochs])
+                 progress=False, callbacks=[log_epochs], checkpoint=checkpoint,
+                 checkpoint_every=-(-len(train_set) // batch_size), resume=resume)  # every epoch
     row = {
         "model": name,
         "params": n_params(model),
@@ -148,6 +156,13 @@ def train(name: str, model: nn.Module, train_set, val_set, test_set, *, epochs: 
     }
     print(f"    {json.dumps(row)}", flush=True)
     return row
+
+
+def checkpoint_path(args, section: str, model: str, epochs: int) -> Path | None:
+    """``--checkpoint-dir``/<section>_<model>_<epochs>[_quick].pt, or None without the flag."""
+    if args.checkpoint_dir is None:
+        return None
+    return Path(args.checkpoint_dir) / f"{section}_{model}_{epochs}{'_quick' if args.quick else ''}.pt"
 
 
 def darcy_sets(kind: str, s: int, n_train: int, n_test: int):
@@ -197,23 +212,26 @@ def section_darcy(kind: str, args, models: tuple[str, ...]) -> dict:
     s, rows = args.resolution, []
     for name in models:
         torch.manual_seed(0)
+        epochs = args.onet_epochs if name in ("DeepONet", "MultiONet") else args.epochs
+        run = dict(epochs=epochs, scheduler=args.scheduler,
+                   checkpoint=checkpoint_path(args, f"darcy_{kind}", name, epochs))
         if name == "MgNO":
             model = Normalized.fit(MgNO(1, 1, width=24, levels=args.levels, layers=4), train_set)
-            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=5e-4,
-                              batch_size=8, loss=RelativeH1(method="fourier"), scheduler=args.scheduler))
+            rows.append(train(name, model, train_set, val_set, test_set, lr=5e-4, batch_size=8,
+                              loss=RelativeH1(method="fourier"), **run))
         elif name == "FNO":
             model = Normalized.fit(fno(), train_set)
-            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
+            rows.append(train(name, model, train_set, val_set, test_set, lr=1e-3, batch_size=20,
+                              loss=RelativeL2(), **run))
         elif name == "DeepONet":
             model = Normalized.fit(branch_trunk(DeepONet, s), train_set)
-            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
+            rows.append(train(name, model, train_set, val_set, test_set, lr=1e-3, batch_size=20,
+                              loss=RelativeL2(), **run))
         elif name == "MultiONet":
             model = Normalized.fit(branch_trunk(MultiONet, s, activation="tanh_sin", branch_activation="silu_id",
                                                 sum_layers=4), train_set)
-            rows.append(train(name, model, train_set, val_set, test_set, epochs=args.onet_epochs, lr=1e-3,
-                              batch_size=20, loss=RelativeL2(), scheduler=args.scheduler))
+            rows.append(train(name, model, train_set, val_set, test_set, lr=1e-3, batch_size=20,
+                              loss=RelativeL2(), **run))
     return {"data": info, "rows": rows, "anchor": ANCHORS[f"darcy_{kind}"]}
 
 
@@ -304,7 +322,8 @@ def section_physics(args) -> dict:
             continue
         torch.manual_seed(0)
         rows.append(train(label, build(), train_set, val_set, test_set, epochs=epochs, lr=1e-3, batch_size=8,
-                          loss=loss, scheduler=args.scheduler))
+                          loss=loss, scheduler=args.scheduler,
+                          checkpoint=checkpoint_path(args, "physics", name, epochs)))
     info["pi"] = {**PI_BALLS, "quadrature": f"{PI_BALLS['nodes']} radii x {2 * PI_BALLS['nodes']} angles per ball"}
     return {"data": info, "rows": rows, "anchor": ANCHORS["physics"]}
 
@@ -423,6 +442,8 @@ def main(argv=None) -> dict:
     p.add_argument("--models", default=None, help=(
                    "comma-separated subset: Darcy MgNO,FNO,DeepONet,MultiONet; physics: " + ",".join(PHYSICS_MODELS)))
     p.add_argument("--pi-train", type=int, default=None, help="unlabelled training inputs of the physics section")
+    p.add_argument("--checkpoint-dir", default=None, help=(
+                   "save every Darcy/physics run after each epoch under this folder and resume from it"))
     p.add_argument("--out", default="operators")
     p.add_argument("--merge", nargs="+", default=None, help="combine result JSON files of partial runs into --out")
     p.add_argument("--note", default=None, help="a line about the run (machine load, what was not run)")
