@@ -12,8 +12,9 @@ The learned SPD multigrid uses LMG_SWEEPS learned smoothing sweeps (a degree-8 p
 learned on every level (the best variant of the ablation below);
 "dcdm-ml" is DCDM with our multilevel network (sciml.linalg.dcdm_net, "multilevel": bias-free, weights
 shared across a number of levels that follows the grid), trained on 32², 64² and 128² together (3-D:
-8³ and 16³), run with the paper's window of 2 and, being cheap, up to 1024²; --dcdm-seeds retrains its
-2-D recipe with other seeds.
+8³ and 16³; in 2-D with the recursion bottoming out at 1², 2² and 4² in turn, so up to 8 levels deep),
+run with the paper's window of 2 and, being cheap, up to 1024²; --dcdm-seeds retrains its 2-D recipe
+with other seeds (--dcdm-coarsest 4: with the former recipe, bottom 4² only).
 "mg-pcg-8" is the untrained Jacobi V(8, 8) cycle of the same cost, the control that separates what is
 learned from what is bought with more smoothing. The goal's baseline stays "mg-pcg" (Jacobi V(2, 2),
 the Multigrid defaults).
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import markdown_table, write_results
 from sciml.linalg import AMG, DCDM, IncompleteCholesky, Jacobi, LearnedMultigrid, Multigrid, Stencil, cg
 from sciml.linalg.dcdm import RECIPES
+from sciml.linalg.dcdm_net import DCDMNet
 
 SEED = 0
 LMG_SWEEPS = 8
@@ -68,7 +70,7 @@ TRAIN = {
         "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
         "dcdm3d": dict(shape=(12, 12, 12), steps=60, batch=4, ritz=100),
         "dcdm-ml2d": dict(shape=[(16, 16), (32, 32)], steps=300, batch=8, ritz=160, layout="multilevel",
-                          cosine=True),
+                          cosine=True, coarsest=(1, 2, 4)),
         "dcdm-ml3d": dict(shape=[(8, 8, 8), (12, 12, 12)], steps=60, batch=4, ritz=100, layout="multilevel",
                           cosine=True),
         "lmg2d": dict(shape=(64, 64), steps=60, sweeps=LMG_SWEEPS, train_coarse=True),
@@ -158,18 +160,15 @@ def row(name, tol, info, setup, network=None):
 
 
 # --- training -------------------------------------------------------------------------------------------
-def dcdm_model(mode: str, key: str, seed: int, log) -> DCDM:
-    """The DCDM model of recipe TRAIN[mode][key] and ``seed``: loaded from the cache, or trained on the
-    Poisson operators of its shape(s) and saved (name ``bench-<mode>-<key>``, ``-seed<k>`` unless SEED)."""
-    name = f"bench-{mode}-{key}" + (f"-seed{seed}" if seed != SEED else "")
-    if DCDM.exists(name):
-        return DCDM.load(name)
-    c = dict(TRAIN[mode][key])
+def dcdm_model(mode: str, key: str, seed: int, log, coarsest: tuple[int, ...] | None = None) -> DCDM:
+    """The DCDM model of recipe TRAIN[mode][key] and ``seed`` (``coarsest``: instead of the recipe's):
+    loaded from the cache, or trained on the Poisson operators of its shape(s) and saved (name
+    ``bench-<mode>-<key>``, ``-seed<k>`` unless SEED, ``-coarsest<c>`` with ``coarsest``)."""
+    name = (f"bench-{mode}-{key}" + (f"-seed{seed}" if seed != SEED else "")
+            + (f"-coarsest{'-'.join(map(str, coarsest))}" if coarsest else ""))
+    c = dict(TRAIN[mode][key]) | ({"coarsest": coarsest} if coarsest else {})
     shape = c.pop("shape")
-    log(f"training {name} on {shape}")
-    model = DCDM.train([Stencil.poisson(s) for s in (shape if isinstance(shape, list) else [shape])], seed=seed, **c)
-    model.save(name)
-    return model
+    return DCDM.cached(name, shape if isinstance(shape, list) else [shape], seed=seed, log=log, **c)
 
 
 def trained_models(mode: str, log) -> dict:
@@ -210,6 +209,9 @@ def main(argv=None) -> int:
                     help="only the learned-multigrid ablation (sweeps × loss, untrained controls)")
     ap.add_argument("--dcdm-seeds", action="store_true",
                     help="only the seed study of the 2-D multilevel DCDM recipe (seeds 0, 1, 2; Poisson 64² to 1024²)")
+    ap.add_argument("--dcdm-coarsest", default=None,
+                    help="with --dcdm-seeds: train with these recursion bottoms instead of the recipe's, e.g. 4 "
+                         "(results and models get the suffix _coarsest4)")
     ap.add_argument("--classic", action="store_true",
                     help="only the classical baselines (Jacobi-, IC(0)-PCG) beside SA / MG / learned MG, 5 RHS each")
     ap.add_argument("--problems", default=None, help=f"comma-separated subset of {list(PROBLEMS)}")
@@ -226,7 +228,8 @@ def main(argv=None) -> int:
     if args.classic:
         return classic_baselines(mode, log)
     if args.dcdm_seeds:
-        return dcdm_seed_study(mode, log)
+        coarsest = None if args.dcdm_coarsest is None else tuple(int(c) for c in args.dcdm_coarsest.split(","))
+        return dcdm_seed_study(mode, log, coarsest)
     models = trained_models(mode, log)
     warm_up(models)
     sizes = dict(SIZES[mode])
@@ -356,16 +359,17 @@ SEED_STUDY = {"seeds": (0, 1, 2), "maxiter": 40, "sizes": {"quick": (32, 64, 128
               "max_levels": (None, 7, 6)}
 
 
-def dcdm_seed_study(mode: str, log) -> int:
+def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None) -> int:
     """Train the 2-D multilevel DCDM recipe of TRAIN with seeds 0, 1, 2 (seed 0 is the main benchmark's model)
     and count its iterations on 2-D Poisson (b of seed 0) up to SEED_STUDY["maxiter"], with the network's
-    recursion uncapped (its natural depth) and capped at each of SEED_STUDY["max_levels"] levels (the
-    training grids use at most 6); writes linear_solvers_dcdm_seeds.json/.md."""
+    recursion uncapped (its natural depth) and capped at each of SEED_STUDY["max_levels"] levels;
+    writes linear_solvers_dcdm_seeds[_coarsest<c>].json/.md."""
     rows, training, runs = [], {}, {}
     for seed in SEED_STUDY["seeds"]:
-        model = dcdm_model(mode, "dcdm-ml2d", seed, log)
+        model = dcdm_model(mode, "dcdm-ml2d", seed, log, coarsest)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
-        trained = max(model.net.levels(s, capped=False) for s in training[seed]["train_shapes"])
+        trained = max(DCDMNet(2, "multilevel", coarsest=c).levels(s)  # the deepest recursion in training
+                      for s in training[seed]["train_shapes"] for c in training[seed].get("train_coarsest", [4]))
         for cap in SEED_STUDY["max_levels"]:
             model.net.max_levels = cap
             for n in SEED_STUDY["sizes"][mode]:
@@ -393,11 +397,14 @@ def dcdm_seed_study(mode: str, log) -> int:
     cols = ["seed", "max levels", "final training loss", *[f"{n}^2" for n in SEED_STUDY["sizes"][mode]]]
     table = ("## Multilevel DCDM (window 2) iterations to 1e-4 / 1e-8 on 2-D Poisson, one model per seed "
              "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
-    notes = (f"Recipe: {TRAIN[mode]['dcdm-ml2d']}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
-             f"The training grids use at most {max(r['trained_levels'] for r in rows)} levels; 'max levels' caps "
-             "the recursion (DCDMNet.max_levels; – = the natural depth, down to a 4² grid). "
-             "Seed 0 is the model of linear_solvers.md (its 1024² run there: 8 / 20).")
-    write_results(f"linear_solvers_dcdm_seeds{'_quick' if mode == 'quick' else ''}",
+    recipe = dict(TRAIN[mode]["dcdm-ml2d"]) | ({"coarsest": coarsest} if coarsest else {})
+    notes = (f"Recipe: {recipe}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
+             f"The training recursion reaches at most {max(r['trained_levels'] for r in rows)} levels "
+             "(training grids × recursion bottoms 'coarsest'); 'max levels' caps the recursion "
+             "(DCDMNet.max_levels; – = the natural depth, down to a 4² grid)."
+             + ("" if coarsest else " Seed 0 is the model of linear_solvers.md."))
+    suffix = (f"_coarsest{'-'.join(map(str, coarsest))}" if coarsest else "") + ("_quick" if mode == "quick" else "")
+    write_results(f"linear_solvers_dcdm_seeds{suffix}",
                   {"mode": mode, "study": SEED_STUDY, "training": training, "results": rows}, table, notes)
     return 0
 

@@ -179,5 +179,33 @@ def test_pretrained_trains_once_then_loads_and_rejects_unknown_layouts(tmp_path,
     assert (tmp_path / "models/dcdm/poisson2d-multilevel.pt").exists()
     again = dcdm.pretrained(2, verbose=False)
     assert all(torch.equal(a, b) for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()))
+    # a cached model made with another recipe is not reused: retrained (and re-saved) with the new one
+    monkeypatch.setitem(dcdm.RECIPES, ("multilevel", 2), {"shapes": [(8, 8), (16, 16)], "steps": 4, "batch": 2,
+                                                          "ritz": 20, "cosine": True, "coarsest": (1, 4)})
+    newer = dcdm.pretrained(2, verbose=False)
+    assert newer.meta["train_coarsest"] == [1, 4] and first.meta["train_coarsest"] == [4]
+    assert dcdm.DCDM.load("poisson2d-multilevel").meta["train_coarsest"] == [1, 4]
     with pytest.raises(InputError, match="layout: expected one of"):
         dcdm.pretrained(2, layout="from256")
+
+
+def test_training_cycles_the_recursion_bottom_and_the_model_keeps_the_last(tmp_path, monkeypatch):
+    """coarsest=(1, 2, 4): one value per pass over the operators, so a 16² grid is trained at 5, 4 and 3
+    levels; the saved model solves with coarsest 4 and loads with it."""
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path))
+    seen = []
+    original = DCDMNet.forward
+    monkeypatch.setattr(DCDMNet, "forward", lambda net, r: (seen.append(net.levels(r.shape[2:])), original(net, r))[1])
+    model = DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((16, 16))], steps=7, batch=2, ritz=20,
+                       layout="multilevel", coarsest=(1, 2, 4))
+    assert seen == [4, 5, 3, 4, 2, 3, 4]  # (8², 16²) at bottoms 1, 2, 4, then 1 again
+    assert model.net.coarsest == 4 and model.meta["coarsest"] == 4 and model.meta["train_coarsest"] == [1, 2, 4]
+    model.save("bottoms")
+    assert DCDM.load("bottoms").net.coarsest == 4
+    deep = DCDM.train(Stencil.poisson((8, 8)), steps=1, batch=2, ritz=20, layout="multilevel", coarsest=(4, 1))
+    deep.save("deep")
+    assert DCDM.load("deep").net.coarsest == 1 and DCDM.load("deep").net.levels((8, 8)) == 4
+    with pytest.raises(InputError, match="coarsest: expected a positive integer"):
+        DCDM.train(Stencil.poisson((8, 8)), steps=1, layout="multilevel", coarsest=(2, 0))
+    with pytest.raises(InputError, match="coarsest: only the multilevel layout"):
+        DCDM.train(Stencil.poisson((8, 8)), steps=1, coarsest=2)

@@ -19,6 +19,7 @@ weights); a missing or mismatched checksum is an error, never a silent wrong loa
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -97,13 +98,20 @@ class DCDM:
         log_every: int = 0,
         time_limit: float | None = None,
         cosine: bool = False,
+        coarsest: int | Sequence[int] = 4,
     ) -> DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
         ``ritz`` Lanczos steps per operator, then ``steps`` Adam steps on batches of spectrum-biased
         Ritz mixtures (``cosine``: the learning rate annealed to 0 over the steps instead of the
         paper's constant rate); ``time_limit`` (s) stops early. The first operator is the reference
-        size of :meth:`input_scale`."""
+        size of :meth:`input_scale`.
+
+        ``coarsest`` (multilevel layout): where the recursion stops (:class:`DCDMNet`). A sequence,
+        e.g. ``(1, 2, 4)``, cycles through its values, one per pass over the operators, so the shared
+        blocks are trained at more depths than the training grids give (32²–128²: up to 8 levels
+        instead of 6); the model then solves with the last value. Trained at one bottom only, the
+        recursion stalled 2 levels beyond its training depth for 2 seeds of 3 (see :mod:`.dcdm_net`)."""
         stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
         check(
             len(stencils) > 0 and all(isinstance(s, Stencil) for s in stencils),
@@ -114,6 +122,15 @@ class DCDM:
             f"stencil: all training operators must have one dimension, got {[s.shape for s in stencils]}",
         )
         check(layout in LAYOUTS, f"layout: expected one of {tuple(LAYOUTS)}, got {layout!r}")
+        bottoms = [coarsest] if isinstance(coarsest, int) else list(coarsest)
+        check(
+            len(bottoms) > 0 and all(isinstance(c, int) and c >= 1 for c in bottoms),
+            f"coarsest: expected a positive integer or a non-empty sequence of them, got {coarsest!r}",
+        )
+        check(
+            layout == "multilevel" or bottoms == [4],
+            f"coarsest: only the multilevel layout recurses, got coarsest={coarsest!r} with layout {layout!r}",
+        )
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         cases = [_TrainingOperator(s, ritz, seed) for s in stencils]
@@ -125,6 +142,7 @@ class DCDM:
         losses = []
         for step in range(steps):
             case = cases[step % len(cases)]
+            net.coarsest = bottoms[(step // len(cases)) % len(bottoms)]
             r = spectrum_biased_rhs(case.basis, batch, gen)
             y = case.masked(net(r.reshape(batch, 1, *case.shape)).reshape(batch, -1))
             Ay = case.masked(case.op.apply(y.reshape(batch, *case.shape)).reshape(batch, -1))
@@ -139,6 +157,7 @@ class DCDM:
                 print(f"dcdm step {step}: loss {np.mean(losses[-log_every:]):.4g}")
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 break
+        net.coarsest = bottoms[-1]
         meta = {
             "dim": first.ndim,
             "layout": layout,
@@ -149,6 +168,8 @@ class DCDM:
             "train_bc": first.bc,
             "solid": first.solid is not None,
             "steps": len(losses),
+            "coarsest": net.coarsest,
+            "train_coarsest": bottoms,
             "batch": batch,
             "ritz": int(cases[0].basis.vectors.shape[0]),
             "lr": lr,
@@ -240,7 +261,7 @@ class DCDM:
     def load(cls, name: str) -> DCDM:
         """Load a trained model by name from the cache; InputError if missing or its checksum differs."""
         state, meta = load_model("dcdm", name)
-        net = DCDMNet(int(meta["dim"]), meta["layout"])
+        net = DCDMNet(int(meta["dim"]), meta["layout"], coarsest=int(meta.get("coarsest", 4)))
         net.load_state_dict(state)
         return cls(net, window=int(meta.get("window", 2)), meta=meta)
 
@@ -248,13 +269,48 @@ class DCDM:
     def exists(name: str) -> bool:
         return model_exists("dcdm", name)
 
+    @classmethod
+    def cached(cls, name: str, shapes: Sequence[Sequence[int]], seed: int = 0, log=None, **recipe) -> DCDM:
+        """The model ``name`` from the cache if its metadata records this recipe (the Dirichlet
+        Poisson operators of ``shapes``, ``seed`` and the :meth:`train` options ``recipe``); else
+        trained on them and saved under ``name`` (``log(message)`` is told first)."""
+        shapes = [tuple(int(n) for n in s) for s in shapes]
+        if cls.exists(name):
+            model = cls.load(name)
+            if _trained_with(model.meta, shapes, seed, recipe):
+                return model
+        if log is not None:
+            log(f"training DCDM model {name!r} on Poisson {shapes} ({recipe.get('steps', 2000)} steps; once)")
+        model = cls.train([Stencil.poisson(s) for s in shapes], seed=seed, **recipe)
+        model.save(name)
+        return model
+
+
+def _trained_with(meta: dict, shapes: list, seed: int, recipe: dict) -> bool:
+    """Whether saved metadata records training on ``shapes`` with ``seed`` and the options ``recipe``."""
+    coarsest = recipe.get("coarsest", 4)
+    want = {
+        "train_shapes": [list(s) for s in shapes],
+        "seed": seed,
+        "layout": recipe.get("layout", "from64"),
+        "steps": recipe.get("steps", 2000),
+        "batch": recipe.get("batch", 16),
+        "lr_schedule": "cosine" if recipe.get("cosine") else "constant",
+        "train_coarsest": [coarsest] if isinstance(coarsest, int) else list(coarsest),
+    }
+    have = {**meta,  # models saved before these fields existed: one operator, constant lr, bottom 4
+            "train_shapes": meta.get("train_shapes") or [meta.get("train_shape")],
+            "lr_schedule": meta.get("lr_schedule", "constant"),
+            "train_coarsest": meta.get("train_coarsest", [4])}
+    return all(have.get(k) == v for k, v in want.items())
+
 
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
 #: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0, used here: iteration
 #: counts flat to 1024²; other seeds stall from 512², see ``linear_solvers_dcdm_seeds.md``).
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
-                        "cosine": True},
+                        "cosine": True, "coarsest": (1, 2, 4)},
     ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True},
     ("from64", 2): {"shapes": [(64, 64)], "steps": 1500, "batch": 16, "ritz": 400},
     ("from64", 3): {"shapes": [(32, 32, 32)], "steps": 600, "batch": 8, "ritz": 300},
@@ -264,18 +320,16 @@ RECIPES = {
 def pretrained(dim: int = 2, layout: str = "multilevel", name: str | None = None, verbose: bool = True) -> DCDM:
     """The default DCDM model for ``dim`` and ``layout`` (``poisson{dim}d-{layout}`` in the cache),
     trained on the Dirichlet Poisson operators of :data:`RECIPES` and saved the first time it is
-    asked for (2-D multilevel: about 5 CPU-minutes)."""
+    asked for, or when the cached one was made with another recipe (2-D multilevel: about 6
+    CPU-minutes)."""
     check(dim in (2, 3), f"dim: expected 2 or 3, got {dim}")
     check((layout, dim) in RECIPES, f"layout: expected one of {sorted({k[0] for k in RECIPES})}, got {layout!r}")
     name = name or f"poisson{dim}d-{layout}"
-    if DCDM.exists(name):
-        return DCDM.load(name)
     r = dict(RECIPES[layout, dim])
     shapes = r.pop("shapes")
-    if verbose:
-        import sys
 
-        print(f"sciml: training DCDM model {name!r} on Poisson {shapes} ({r['steps']} steps; once)", file=sys.stderr)
-    model = DCDM.train([Stencil.poisson(s) for s in shapes], layout=layout, seed=0, **r)
-    model.save(name)
-    return model
+    def log(message):
+        if verbose:
+            print(f"sciml: {message}", file=sys.stderr)
+
+    return DCDM.cached(name, shapes, seed=0, log=log, layout=layout, **r)
