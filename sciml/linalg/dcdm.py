@@ -306,8 +306,9 @@ def _trained_with(meta: dict, shapes: list, seed: int, recipe: dict) -> bool:
 
 
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
-#: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0, used here: iteration
-#: counts flat to 1024²; other seeds stall from 512², see ``linear_solvers_dcdm_seeds.md``).
+#: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0 is used here). The 2-D one cycles
+#: the recursion's bottom (``coarsest``): with the bottom fixed at 4², 2 seeds of 3 stall from 512²
+#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024².
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
                         "cosine": True, "coarsest": (1, 2, 4)},

@@ -15,15 +15,16 @@ are shared across levels, so the depth follows the grid and the receptive field 
 domain. The convolutions have no bias: f(0) = 0 and f(αr) = αf(r) for α > 0, as for the ideal
 direction A⁻¹r (with biases the output had a large input-independent part and the loop stalled).
 Train it on several grid sizes (several depths), e.g. 32², 64², 128²: trained on one depth it
-stalls at the next. Extrapolating two or more levels beyond the training depths is not reliable:
-with the benchmark's recipe (32²–128², at most 6 levels) seed 0 stays at 8 iterations (1e-4) up to
-1024² (9 levels), seeds 1 and 2 stall at 512² (8 levels). The stall is the recursion run deeper
-than trained: ``max_levels`` caps it, and at 7 levels seed 1 converges at 512² (12 / 23 iterations
-at 1e-4 / 1e-8). But a cap also shortens the reach of the coarsest level: it costs seed 0 at 1024²
-(7 levels: 14 / 36), and under no cap of 6 or 7 does seed 2 reach 1e-8 at 512² or either seed
-reach 1e-8 at 1024² in 40 iterations (``benchmarks/results/linear_solvers_dcdm_seeds.md``).
-In single trials, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not
-help, and a coarse gain initialised at 4 (A⁻¹'s h² scaling per level) stalled already at 256².
+stalls at the next. Trained with the recursion always bottoming out at 4² (at most 6 levels on those
+grids), it does not extrapolate reliably to deeper recursions: seed 0 stays at 8 iterations (1e-4)
+up to 1024² (9 levels), seeds 1 and 2 stall from 512² (8 levels). ``max_levels`` caps the recursion,
+but no cap suits every seed and size. What fixes the stall is training deeper: ``DCDM.train(...,
+coarsest=(1, 2, 4))`` cycles the bottom, so the same grids train up to 8 levels, and all three seeds
+then converge at every size to 1024² (1e-4 / 1e-8 at 1024²: 13 / 23, 12 / 24, 15 / 24; 64²–256²:
+5–10 / 11–18), at the price of more growth from 512² on than the lucky seed 0 of the old
+recipe (``benchmarks/results/linear_solvers_dcdm_seeds[_coarsest4].md``). In single trials with the
+old recipe, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not help, and
+a coarse gain initialised at 4 (A⁻¹'s h² scaling per level) stalled already at 256².
 2D: 18,608 parameters; 3D: 55,760.
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
