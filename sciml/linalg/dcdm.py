@@ -122,11 +122,12 @@ class DCDM:
             f"stencil: all training operators must have one dimension, got {[s.shape for s in stencils]}",
         )
         check(layout in LAYOUTS, f"layout: expected one of {tuple(LAYOUTS)}, got {layout!r}")
-        bottoms = [coarsest] if isinstance(coarsest, int) else list(coarsest)
+        bottoms = [coarsest] if isinstance(coarsest, (int, np.integer)) else list(coarsest)
         check(
-            len(bottoms) > 0 and all(isinstance(c, int) and c >= 1 for c in bottoms),
+            len(bottoms) > 0 and all(isinstance(c, (int, np.integer)) and c >= 1 for c in bottoms),
             f"coarsest: expected a positive integer or a non-empty sequence of them, got {coarsest!r}",
         )
+        bottoms = [int(c) for c in bottoms]
         check(
             layout == "multilevel" or bottoms == [4],
             f"coarsest: only the multilevel layout recurses, got coarsest={coarsest!r} with layout {layout!r}",
