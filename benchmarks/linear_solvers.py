@@ -160,13 +160,20 @@ def row(name, tol, info, setup, network=None):
 
 
 # --- training -------------------------------------------------------------------------------------------
+def dcdm_recipe(mode: str, key: str, coarsest: tuple[int, ...] | None = None) -> tuple[dict, str]:
+    """TRAIN[mode][key] with ``coarsest`` instead of the recipe's, and the tag naming that override
+    (``coarsest<c1-c2…>``, or "" without one)."""
+    if not coarsest:
+        return dict(TRAIN[mode][key]), ""
+    return {**TRAIN[mode][key], "coarsest": coarsest}, f"coarsest{'-'.join(map(str, coarsest))}"
+
+
 def dcdm_model(mode: str, key: str, seed: int, log, coarsest: tuple[int, ...] | None = None) -> DCDM:
-    """The DCDM model of recipe TRAIN[mode][key] and ``seed`` (``coarsest``: instead of the recipe's):
-    loaded from the cache, or trained on the Poisson operators of its shape(s) and saved (name
-    ``bench-<mode>-<key>``, ``-seed<k>`` unless SEED, ``-coarsest<c>`` with ``coarsest``)."""
-    name = (f"bench-{mode}-{key}" + (f"-seed{seed}" if seed != SEED else "")
-            + (f"-coarsest{'-'.join(map(str, coarsest))}" if coarsest else ""))
-    c = dict(TRAIN[mode][key]) | ({"coarsest": coarsest} if coarsest else {})
+    """The DCDM model of :func:`dcdm_recipe` and ``seed``: loaded from the cache, or trained on the
+    Poisson operators of its shape(s) and saved (name ``bench-<mode>-<key>``, ``-seed<k>`` unless SEED,
+    ``-<tag>`` with ``coarsest``)."""
+    c, tag = dcdm_recipe(mode, key, coarsest)
+    name = f"bench-{mode}-{key}" + (f"-seed{seed}" if seed != SEED else "") + (f"-{tag}" if tag else "")
     shape = c.pop("shape")
     return DCDM.cached(name, shape if isinstance(shape, list) else [shape], seed=seed, log=log, **c)
 
@@ -397,13 +404,13 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None) -> 
     cols = ["seed", "max levels", "final training loss", *[f"{n}^2" for n in SEED_STUDY["sizes"][mode]]]
     table = ("## Multilevel DCDM (window 2) iterations to 1e-4 / 1e-8 on 2-D Poisson, one model per seed "
              "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
-    recipe = dict(TRAIN[mode]["dcdm-ml2d"]) | ({"coarsest": coarsest} if coarsest else {})
+    recipe, tag = dcdm_recipe(mode, "dcdm-ml2d", coarsest)
     notes = (f"Recipe: {recipe}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
              f"The training recursion reaches at most {max(r['trained_levels'] for r in rows)} levels "
              "(training grids × recursion bottoms 'coarsest'); 'max levels' caps the recursion "
              "(DCDMNet.max_levels; – = the natural depth, down to a 4² grid)."
              + ("" if coarsest else " Seed 0 is the model of linear_solvers.md."))
-    suffix = (f"_coarsest{'-'.join(map(str, coarsest))}" if coarsest else "") + ("_quick" if mode == "quick" else "")
+    suffix = (f"_{tag}" if tag else "") + ("_quick" if mode == "quick" else "")
     write_results(f"linear_solvers_dcdm_seeds{suffix}",
                   {"mode": mode, "study": SEED_STUDY, "training": training, "results": rows}, table, notes)
     return 0
