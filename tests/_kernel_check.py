@@ -17,11 +17,12 @@ from sciml.kernels import triton_stencil as T
 from sciml.linalg.stencil import half_offsets
 
 
-def _outputs(K, u, b, diag, off, offs, ncol, cs, ec, shape):
+def _outputs(K, u, b, diag, off, offs, omega, ncol, cs, ec, shape):
     return {
         "stencil_apply": K.stencil_apply(u, diag, off, offs),
         "residual": K.residual(u, b, diag, off, offs),
-        "jacobi": K.jacobi(u, b, diag, off, offs, 0.6666666865348816),
+        "jacobi": K.jacobi(u, b, diag, off, offs, omega),
+        "jacobi_scalar": K.jacobi(u, b, diag, off, offs, 0.6666666865348816),
         "gs_color": K.gs_color(u, b, diag, off, offs, ncol - 1, ncol),
         "restrict": K.restrict(u, cs),
         "prolong": K.prolong(ec, shape),
@@ -46,8 +47,10 @@ def interpret():
         ncol = 2 if len(offs) == len(shape) else 2 ** len(shape)
         cs = tuple(n // 2 for n in shape)
         ec = u[(Ellipsis,) + tuple(slice(0, c) for c in cs)].contiguous()
-        ref = _outputs(R, u, b, diag, off, offs, ncol, cs, ec, shape)
-        for name, a in _outputs(T, u, b, diag, off, offs, ncol, cs, ec, shape).items():
+        omega = 0.2 + torch.rand(shape, dtype=dtype)  # one Jacobi weight per point
+        args = (u, b, diag, off, offs, omega, ncol, cs, ec, shape)
+        ref = _outputs(R, *args)
+        for name, a in _outputs(T, *args).items():
             r = ref[name]
             key = f"{name}/{len(shape)}d/{len(offs)}/{str(dtype)[6:]}"
             out[key] = [float((a - r).abs().max() / r.abs().max()), list(a.shape) == list(r.shape)]

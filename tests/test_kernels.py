@@ -39,7 +39,8 @@ def compiled():
     return _run("compile")
 
 
-KERNELS = ("stencil_apply", "residual", "jacobi", "gs_color", "restrict", "prolong", "residual_restrict")
+KERNELS = ("stencil_apply", "residual", "jacobi", "jacobi_scalar", "gs_color", "restrict", "prolong",
+           "residual_restrict")
 
 
 @pytest.mark.parametrize("name", KERNELS)

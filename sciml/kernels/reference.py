@@ -63,8 +63,8 @@ def residual(u, b, diag, off, offsets: Offsets):
     return b - stencil_apply(u, diag, off, offsets)
 
 
-def jacobi(u, b, diag, off, offsets: Offsets, omega: float):
-    """One weighted Jacobi sweep: u + ω (b − Au) / diag."""
+def jacobi(u, b, diag, off, offsets: Offsets, omega):
+    """One weighted Jacobi sweep: u + ω (b − Au) / diag; ω a float or one weight per point (diag's shape)."""
     return u + omega * residual(u, b, diag, off, offsets) / diag
 
 

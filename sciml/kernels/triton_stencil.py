@@ -6,7 +6,7 @@ on one colour), one full-weighting restriction, one bi/trilinear prolongation an
 residual-then-restrict. 2D grids run as 3D grids with a leading axis of one node that is never
 coarsened (``DIM`` = 2). Grids are flattened in C order; the batch runs on the second program axis.
 Tensors must be contiguous float32/float64; offsets are stored as a (K, 3) int32 table. The Jacobi
-weight ω is passed as a float32 scalar (callers round it to float32 so that the twins agree exactly).
+weights ω are an array of the grid's shape (one weight per point; a float is expanded to one).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def stencil_pass_kernel(
     N0,
     N1,
     N2,
-    omega,
+    w_ptr,
     color,
     cw0,
     cw1,
@@ -69,7 +69,7 @@ def stencil_pass_kernel(
     NCOLORS: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """out = A u | b − A u | u + ω(b − Au)/diag | GS update of the points of colour ``color``."""
+    """out = A u | b − A u | u + ω(b − Au)/diag (ω per point, from w_ptr) | GS update of colour ``color``."""
     npts = N0 * N1 * N2
     x = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     base = tl.program_id(1).to(tl.int64) * npts
@@ -88,7 +88,7 @@ def stencil_pass_kernel(
             u = tl.load(u_ptr + base + x, mask=m, other=0.0)
             d = tl.load(diag_ptr + x, mask=m, other=1.0)
             if MODE == 2:
-                res = u + omega * r / d
+                res = u + tl.load(w_ptr + x, mask=m, other=0.0) * r / d
             else:
                 if NCOLORS == 2:
                     c = (i0 + i1 + i2) % 2
@@ -244,7 +244,7 @@ def _colour_weights(d: int) -> tuple[int, int, int]:
     return (0, 1, 2) if d == 2 else (1, 2, 4)
 
 
-def _pass(mode, u, b, diag, off, offsets, omega=0.0, color=0, ncolors=2):
+def _pass(mode, u, b, diag, off, offsets, omega=None, color=0, ncolors=2):
     d = diag.dim()
     u = u.contiguous()
     out = torch.empty_like(u)
@@ -260,7 +260,7 @@ def _pass(mode, u, b, diag, off, offsets, omega=0.0, color=0, ncolors=2):
         _offset_table(tuple(offsets), str(u.device)),
         out,
         *N,
-        float(omega),
+        diag if omega is None else omega.contiguous(),
         int(color),
         *_colour_weights(d),
         NOFF=len(offsets),
@@ -279,8 +279,10 @@ def residual(u, b, diag, off, offsets):
     return _pass(RESIDUAL, u, b, diag, off, offsets)
 
 
-def jacobi(u, b, diag, off, offsets, omega: float):
-    return _pass(JACOBI, u, b, diag, off, offsets, omega=omega)
+def jacobi(u, b, diag, off, offsets, omega):
+    if not torch.is_tensor(omega) or omega.shape != diag.shape:
+        omega = torch.as_tensor(omega, dtype=diag.dtype, device=diag.device).expand(diag.shape)
+    return _pass(JACOBI, u, b, diag, off, offsets, omega=omega.to(diag.dtype))
 
 
 def gs_color(u, b, diag, off, offsets, color: int, ncolors: int):
@@ -348,7 +350,7 @@ def compile_specs(dtype: str = "fp64"):
         "N0": "i32",
         "N1": "i32",
         "N2": "i32",
-        "omega": "fp32",
+        "w_ptr": p,
         "color": "i32",
         "cw0": "i32",
         "cw1": "i32",

@@ -4,12 +4,13 @@ The V-cycle of :class:`~sciml.linalg.Multigrid` (Galerkin coarse operators, full
 bi/trilinear interpolation, pseudo-inverse on the coarsest grid) with learned smoothers and a learned
 coarse-correction weight:
 
-* pre-smoother: k Richardson sweeps u ← u + ω_i D⁻¹(b − Au), i = 1..k; post-smoother: the same
-  sweeps in reverse order, i.e. the adjoint Sᵀ of the pre-smoother S. S = p(D⁻¹A) is a polynomial
-  smoother of degree k whose roots 1/ω_i are learned in pairs (c ± d)·λ_G with c ∈ (1/2, 1),
-  d < c/√2 (:class:`LearnedSmoothers`), λ_G ≥ λ_max(D⁻¹A) the Gershgorin bound of the level: then
-  |p| < 1 on (0, λ_G], so ‖S‖_A < 1 for every parameter value, while the roots can reach down to
-  0.15 λ_G (Chebyshev-like smoothers; one ω ∈ (0, 2/λ_G) sweep for odd k);
+* pre-smoother: k Richardson sweeps u ← u + ω_i L⁻¹(b − Au), i = 1..k, with L = diag(Σ_y |A_xy|)
+  the l1 diagonal (= D·λ_x, λ_x the Gershgorin bound of row x; λ_max(L⁻¹A) ≤ 1); post-smoother: the
+  same sweeps in reverse order, i.e. the adjoint Sᵀ of the pre-smoother S. S = p(L⁻¹A) is a
+  polynomial smoother of degree k whose roots 1/ω_i are learned in pairs c ± d with c ∈ (1/2, 1),
+  d < c/√2 (:class:`LearnedSmoothers`): then |p| < 1 on (0, 1] ⊇ spec(L⁻¹A), so ‖S‖_A < 1 for every
+  parameter value, while the roots can reach down to 0.15 (Chebyshev-like smoothers; one
+  ω ∈ (0, 2) sweep for odd k);
 * the coarse correction is scaled by α = σ(θ_c) ∈ (0, 1) on coarse levels and α = 2σ(θ_c) ∈ (0, 2) on
   the finest.
 
@@ -26,7 +27,7 @@ training operator), with one of two losses: ``"contraction"`` (the spectral loss
 ‖E^(m−1) e‖²_A, the contraction of E's slowest modes) or ``"pcg"`` (log ‖r_m‖²/‖b‖² after m unrolled
 PCG iterations; m = 1 is the reference's DCDM loss ‖r − (yᵀr / yᵀAy)·Ay‖² with y = Br, in log form).
 At initialisation B is (up to a ±1% spread of the roots and α = 1 − 2e-9 on coarse levels) the untrained
-Jacobi V(k, k) cycle (ω = 4/(3λ_G), α = 1).
+Jacobi V(k, k) cycle of :class:`~sciml.linalg.Multigrid` (pointwise ω_x = 4/(3λ_x), α = 1).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import check
+from ..errors import InputError, check
 from .models import load_model, model_exists, save_model
 from .multigrid import Multigrid
 from .operator import as_rhs, restore
@@ -47,7 +48,7 @@ from .stencil import Stencil
 
 EPS = 0.02
 LOSSES = ("contraction", "pcg")
-POLYNOMIAL = "quadratic-pairs"  # the smoother parametrisation of LearnedSmoothers (saved models)
+POLYNOMIAL = "quadratic-pairs-l1"  # the smoother parametrisation (polynomial in L⁻¹A) of saved models
 
 
 def _logit(p: float) -> float:
@@ -58,13 +59,13 @@ class LearnedSmoothers(nn.Module):
     """The learned parameters of the smoothing polynomials (2 level classes × k) and coarse-correction
     weights θ_c (2); class 0 is the finest level, class 1 every coarser one.
 
-    The degree-k smoother polynomial p(λ) of D⁻¹A is a product of ⌊k/2⌋ quadratic factors and, for odd
-    k, one linear factor. A quadratic factor has the roots (c ± d)·λ_G with c = (1 + σ(θ_a))/2 ∈ (1/2, 1)
-    and d = (1 − ε)·c·σ(θ_b)/√2: then |p| < 1 on (0, λ_G] (its maximum on [0, λ_G] is p(0) = 1 as
-    c ≥ 1/2, its minimum at the vertex is −d²/(c² − d²) > −1 as d < c/√2), so roots down to 0.15 λ_G are
-    reachable (the Chebyshev smoothers) while the cycle stays SPD. A linear factor is 1 − ωλ with
-    ω = σ(θ)(2 − ε)/λ_G ∈ (0, 2/λ_G). At initialisation every root sits at 0.75 λ_G (± 1%): the Jacobi
-    smoother ω = 4/(3λ_G) of :class:`~sciml.linalg.Multigrid`."""
+    The degree-k smoother polynomial p(λ) of L⁻¹A (L the l1 diagonal, spectrum in (0, 1]) is a product
+    of ⌊k/2⌋ quadratic factors and, for odd k, one linear factor. A quadratic factor has the roots c ± d
+    with c = (1 + σ(θ_a))/2 ∈ (1/2, 1) and d = (1 − ε)·c·σ(θ_b)/√2: then |p| < 1 on (0, 1] (its maximum
+    on [0, 1] is p(0) = 1 as c ≥ 1/2, its minimum at the vertex is −d²/(c² − d²) > −1 as d < c/√2), so
+    roots down to 0.15 are reachable (the Chebyshev smoothers) while the cycle stays SPD. A linear
+    factor is 1 − ωλ with ω = σ(θ)(2 − ε) ∈ (0, 2). At initialisation every root sits at 0.75 (± 1%):
+    the Jacobi smoother ω_x = 4/(3λ_x) of :class:`~sciml.linalg.Multigrid`."""
 
     def __init__(self, sweeps: int = 2):
         super().__init__()
@@ -72,7 +73,7 @@ class LearnedSmoothers(nn.Module):
         check(k >= 1, f"sweeps: expected a positive integer, got {sweeps}")
         theta = torch.zeros(k)
         # c = 0.75 (± 1% between factors: equal factors would receive equal gradients forever) and
-        # d = 1% of c: roots 0.75 (1 ± 0.014) λ_G
+        # d = 1% of c: roots 0.75 (1 ± 0.014)
         theta[0 : 2 * (k // 2) : 2] = torch.linspace(-0.05, 0.05, k // 2) if k > 3 else 0.0
         theta[1 : 2 * (k // 2) : 2] = _logit(0.02)
         if k % 2:
@@ -83,7 +84,7 @@ class LearnedSmoothers(nn.Module):
         self.theta_c = nn.Parameter(torch.tensor([0.0, 20.0]))
 
     def weights(self, level: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ω_i·λ_G for the k sweeps, α) of a level (0 = finest)."""
+        """(ω_i for the k sweeps of L⁻¹A, α) of a level (0 = finest)."""
         c = min(level, 1)
         th = self.theta[c]
         om = []
@@ -114,7 +115,6 @@ class LearnedMultigrid:
         self.params = params or LearnedSmoothers()
         k = self.params.sweeps
         self.mg = Multigrid(stencil, smoother="jacobi", pre=k, post=k, max_coarse=max_coarse, kernels="torch")
-        self.lam = [4.0 / (3.0 * lv.omega) for lv in self.mg.levels]  # λ_G of each level
         self.stencil, self.meta = stencil, dict(meta or {})
         self.setup_time = time.perf_counter() - t0
 
@@ -127,23 +127,23 @@ class LearnedMultigrid:
     # --- the cycle (differentiable) -------------------------------------------------------------------
     def cycle_grid(self, b: torch.Tensor) -> torch.Tensor:
         """One V-cycle from zero for grids b (B, *shape); differentiable in the parameters."""
-        sts, ws, cinv = self.mg._typed(b.dtype, b.device)
-        return self._cycle(0, b, sts, ws, cinv)
+        sts, ws, oms, cinv = self.mg._typed(b.dtype, b.device)
+        return self._cycle(0, b, sts, ws, oms, cinv)
 
-    def _cycle(self, l, b, sts, ws, cinv):
+    def _cycle(self, l, b, sts, ws, oms, cinv):
         from ..kernels import reference as K
 
         st, w = sts[l], ws[l]
         if l == len(sts) - 1:
             return (b.reshape(b.shape[0], -1) @ cinv).reshape(b.shape)
         omegas, alpha = self.params.weights(l)
-        omegas = omegas.to(b.dtype) / self.lam[l]
+        omegas = [om.to(b.dtype) * (0.75 * oms[l]) for om in omegas]  # ω_i / λ_x, as oms = 4 / (3 λ_x)
         u = torch.zeros_like(b)
         for om in omegas:
             u = u + om * K.residual(u, b, st.diag, st.off, st.offsets) / st.diag
         r = K.residual(u, b, st.diag, st.off, st.offsets)
         rc = K.restrict(r if w is None else w * r, sts[l + 1].shape)
-        e = K.prolong(self._cycle(l + 1, rc, sts, ws, cinv), st.shape)
+        e = K.prolong(self._cycle(l + 1, rc, sts, ws, oms, cinv), st.shape)
         u = u + alpha.to(b.dtype) * (e if w is None else e * w)
         for om in reversed(omegas):
             u = u + om * K.residual(u, b, st.diag, st.off, st.offsets) / st.diag
@@ -265,7 +265,8 @@ class LearnedMultigrid:
         return model
 
     def effective_weights(self) -> dict:
-        """The learned ω_i·λ_G and α per level class (finest, coarse), as plain floats."""
+        """The learned ω_i (sweeps of L⁻¹A, i.e. ω_i·λ_x of D⁻¹A) and α per level class (finest,
+        coarse), as plain floats."""
         out = {}
         for c, name in ((0, "finest"), (1, "coarse")):
             with torch.no_grad():
@@ -299,4 +300,10 @@ class LearnedMultigrid:
 
     @staticmethod
     def exists(name: str) -> bool:
-        return model_exists("learned_mg", name)
+        """A saved model of this name exists, is intact and uses the current smoother parametrisation."""
+        if not model_exists("learned_mg", name):
+            return False
+        try:
+            return load_model("learned_mg", name)[1].get("polynomial") == POLYNOMIAL
+        except InputError:
+            return False

@@ -1,6 +1,7 @@
 """Geometric multigrid on :class:`~sciml.linalg.Stencil` operators (V, W and F cycles).
 
-Smoothers: damped Jacobi (ω = 4/(3 λ_G), λ_G the Gershgorin bound of D⁻¹A, unless given) and
+Smoothers: damped Jacobi with one weight per point, ω_i = 4/(3 λ_i), λ_i = Σ_j |a_ij| / a_ii the
+Gershgorin bound of row i of D⁻¹A (unless ω is given; :func:`jacobi_weights`), and
 red–black Gauss–Seidel (2 colours for 5/7-point operators, 2^d colours for the 9/27-point Galerkin
 coarse operators so that points of one colour never couple); the post-smoother runs the colours in
 reverse, so a V- or W-cycle with ``pre == post`` is a symmetric positive definite preconditioner for
@@ -22,7 +23,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ..errors import InputError, check
@@ -40,11 +40,12 @@ SMOOTHERS = ("jacobi", "rbgs")
 
 @dataclass(frozen=True)
 class Level:
-    """One grid of the hierarchy: its operator, Jacobi weight, number of GS colours and the row scaling
-    ``weight`` of the prolongation into it (P = diag(weight)·P_linear; None = 1)."""
+    """One grid of the hierarchy: its operator, Jacobi weights (one per point, the grid's shape), number
+    of GS colours and the row scaling ``weight`` of the prolongation into it (P = diag(weight)·P_linear;
+    None = 1)."""
 
     stencil: Stencil
-    omega: float
+    omega: torch.Tensor
     ncolors: int
     weight: torch.Tensor | None = None
 
@@ -69,13 +70,21 @@ def prolongation_weight(st: Stencil) -> torch.Tensor | None:
     return None if bool((w == 1).all()) else w
 
 
-def gershgorin_omega(st: Stencil) -> float:
-    """4 / (3 λ_G) with λ_G = max_x Σ_y |A_xy| / A_xx ≥ λ_max(D⁻¹A)."""
+def jacobi_weights(st: Stencil) -> torch.Tensor:
+    """Pointwise Jacobi weights ω_x = 4 / (3 λ_x), λ_x = Σ_y |A_xy| / A_xx (grid-shaped, float64).
+
+    An l1-type smoother (Baker, Falgout, Kolev & Yang, SIAM J. Sci. Comput. 33:2864, 2011): with
+    M = diag(A_xx / ω_x), 2M − A is diagonally dominant, so every sweep is convergent in the A-norm
+    and the symmetric cycle stays SPD. One global ω = 4/(3 max_x λ_x) is set by the worst row: on the
+    Galerkin coarse grids of the obstacle problem a few cut cells next to the solid push it to 0.04,
+    which starves the smoothing everywhere else (MG-PCG 7 → 30 iterations from 64² to 1024²; with
+    pointwise weights 9 → 10). On the 5-point Laplacian the interior weight is the classical 2/3.
+    """
     absrow = st.diag.clone()
     for k, o in enumerate(st.offsets):
         w = st.off[k].abs()
         absrow = absrow + w + _shift(w[None], tuple(-v for v in o))[0]
-    return float(4.0 / (3.0 * (absrow / st.diag).max()))
+    return 4.0 * st.diag / (3.0 * absrow)
 
 
 def galerkin_coarse(st: Stencil) -> Stencil:
@@ -140,7 +149,8 @@ class Multigrid:
     (``M=mg`` in :func:`~sciml.linalg.cg`: one cycle from zero per application).
 
     cycle: "V" | "W" | "F"; smoother: "jacobi" | "rbgs"; pre/post: sweeps; coarse: "galerkin" |
-    "rediscretize"; omega: Jacobi weight (default from Gershgorin); max_coarse: unknowns of the
+    "rediscretize"; omega: one Jacobi weight for every point (default: pointwise weights from
+    Gershgorin, :func:`jacobi_weights`); max_coarse: unknowns of the
     coarsest grid (direct pseudo-inverse); kernels: "torch" | "triton" | None (automatic).
     """
 
@@ -189,11 +199,10 @@ class Multigrid:
                     )
                 break
             sts.append(make_coarse(sts[-1]))
-        # ω rounded to float32: the Triton kernels take it as a float32 scalar, the twins then agree exactly
         self.levels = tuple(
             Level(
                 s,
-                float(np.float32(omega if omega else gershgorin_omega(s))),
+                jacobi_weights(s) if omega is None else torch.full(s.shape, float(omega), dtype=torch.float64),
                 2 if len(s.offsets) == s.ndim else 2**s.ndim,
                 prolongation_weight(s)
                 if coarse == "galerkin"
@@ -234,7 +243,8 @@ class Multigrid:
             ws = [
                 None if lv.weight is None else lv.weight.to(dtype=dtype, device=device) for lv in self.levels
             ]
-            self._cache[key] = (sts, ws, self._coarse_inverse.to(dtype=dtype, device=device))
+            oms = [lv.omega.to(dtype=dtype, device=device) for lv in self.levels]
+            self._cache[key] = (sts, ws, oms, self._coarse_inverse.to(dtype=dtype, device=device))
         return self._cache[key]
 
     def cycle_grid(self, b: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
@@ -244,17 +254,17 @@ class Multigrid:
         return self._cycle(0, b, u, self.cycle, typed, K)
 
     def _cycle(self, l, b, u, kind, typed, K):
-        sts, ws, cinv = typed
-        st, lv, w = sts[l], self.levels[l], ws[l]
+        sts, ws, oms, cinv = typed
+        st, lv, w, om = sts[l], self.levels[l], ws[l], oms[l]
         if l == len(sts) - 1:
             return (b.reshape(b.shape[0], -1) @ cinv).reshape(b.shape)
         sweeps = self._colour_order(lv, forward=True)
         if u is None and self.smoother == "jacobi" and self.pre > 0:
-            u, todo = lv.omega * b / st.diag, self.pre - 1
+            u, todo = om * b / st.diag, self.pre - 1
         else:
             u, todo = (torch.zeros_like(b) if u is None else u), self.pre
         for _ in range(todo):
-            u = self._smooth(K, st, lv, u, b, sweeps)
+            u = self._smooth(K, st, lv, om, u, b, sweeps)
         cs = sts[l + 1].shape
         if w is None:
             rc = K.residual_restrict(u, b, st.diag, st.off, st.offsets, cs)
@@ -272,7 +282,7 @@ class Multigrid:
         u = u + (e if w is None else e * w)
         back = self._colour_order(lv, forward=False)
         for _ in range(self.post):
-            u = self._smooth(K, st, lv, u, b, back)
+            u = self._smooth(K, st, lv, om, u, b, back)
         return u
 
     def _colour_order(self, lv: Level, forward: bool):
@@ -282,9 +292,9 @@ class Multigrid:
         return order if forward else order[::-1]
 
     @staticmethod
-    def _smooth(K, st, lv, u, b, colours):
+    def _smooth(K, st, lv, om, u, b, colours):
         if colours is None:
-            return K.jacobi(u, b, st.diag, st.off, st.offsets, lv.omega)
+            return K.jacobi(u, b, st.diag, st.off, st.offsets, om)
         for c in colours:
             u = K.gs_color(u, b, st.diag, st.off, st.offsets, c, lv.ncolors)
         return u
