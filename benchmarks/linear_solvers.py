@@ -14,7 +14,8 @@ learned on every level (the best variant of the ablation below);
 shared across a number of levels that follows the grid), trained on 32², 64² and 128² together (3-D:
 8³ and 16³; in 2-D with the recursion bottoming out at 1², 2² and 4² in turn, so up to 8 levels deep),
 run with the paper's window of 2 and, being cheap, up to 1024²; --dcdm-seeds retrains its 2-D recipe
-with other seeds (--dcdm-coarsest 4: with the former recipe, bottom 4² only).
+with other seeds (--dcdm-coarsest 4: with the former recipe, bottom 4² only); --dcdm-boundaries runs
+its model on the obstacle domain with the disk and the no-flux walls switched separately.
 "mg-pcg-8" is the untrained Jacobi V(8, 8) cycle of the same cost, the control that separates what is
 learned from what is bought with more smoothing. The goal's baseline stays "mg-pcg" (Jacobi V(2, 2),
 the Multigrid defaults).
@@ -219,6 +220,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dcdm-coarsest", default=None,
                     help="with --dcdm-seeds: train with these recursion bottoms instead of the recipe's, e.g. 4 "
                          "(results and models get the suffix _coarsest4)")
+    ap.add_argument("--dcdm-boundaries", action="store_true",
+                    help="only the multilevel DCDM on the obstacle domain, disk and no-flux walls switched separately")
     ap.add_argument("--classic", action="store_true",
                     help="only the classical baselines (Jacobi-, IC(0)-PCG) beside SA / MG / learned MG, 5 RHS each")
     ap.add_argument("--problems", default=None, help=f"comma-separated subset of {list(PROBLEMS)}")
@@ -234,6 +237,8 @@ def main(argv=None) -> int:
         return learned_ablation(log)
     if args.classic:
         return classic_baselines(mode, log)
+    if args.dcdm_boundaries:
+        return dcdm_boundary_study(mode, log)
     if args.dcdm_seeds:
         coarsest = None if args.dcdm_coarsest is None else tuple(int(c) for c in args.dcdm_coarsest.split(","))
         return dcdm_seed_study(mode, log, coarsest)
@@ -413,6 +418,49 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None) -> 
     suffix = (f"_{tag}" if tag else "") + ("_quick" if mode == "quick" else "")
     write_results(f"linear_solvers_dcdm_seeds{suffix}",
                   {"mode": mode, "study": SEED_STUDY, "training": training, "results": rows}, table, notes)
+    return 0
+
+
+# --- which boundary hurts the multilevel DCDM on the obstacle domain -----------------------------------------
+BOUNDARY_STUDY = {"sizes": {"quick": (32, 64), "full": (64, 256)}, "maxiter": 150, "tol": 1e-4}
+OPEN_TOP = ("neumann", "dirichlet", "neumann", "neumann")
+
+
+def boundary_variants(n: int) -> dict[str, Stencil]:
+    """The obstacle domain of :func:`obstacle` with its disk and its outer walls switched separately."""
+    y, x = np.mgrid[:n, :n] + 0.5
+    disk = (x - 0.5 * n) ** 2 + (y - 0.35 * n) ** 2 < (0.2 * n) ** 2
+    return {
+        "no disk, Dirichlet box (Poisson)": Stencil((n, n)),
+        "disk (no-flux), Dirichlet box": Stencil((n, n), solid=disk),
+        "no disk, no-flux walls, open top": Stencil((n, n), bc=OPEN_TOP),
+        "disk (no-flux), no-flux walls, open top (obstacle2d)": Stencil((n, n), solid=disk, bc=OPEN_TOP),
+    }
+
+
+def dcdm_boundary_study(mode: str, log) -> int:
+    """The 2-D multilevel DCDM of the main table (trained on Dirichlet Poisson) on the obstacle domain with the
+    disk and the no-flux outer walls switched on and off separately; writes linear_solvers_dcdm_boundaries."""
+    model = dcdm_model(mode, "dcdm-ml2d", SEED, log)
+    rows, study = [], BOUNDARY_STUDY
+    for n in study["sizes"][mode]:
+        for name, st in boundary_variants(n).items():
+            _, info = model.solve(st, rhs(st), rtol=study["tol"], maxiter=study["maxiter"])
+            rows.append({"domain": name, "n": n, "its": info.iterations, "converged": info.converged,
+                         "solve_s": info.time})
+            log(f"dcdm-ml {name} {n}: {info.iterations} its")
+    table_rows = [{"domain": name, **{f"{n}^2": next(f"{r['its']}" + ("" if r["converged"] else "✗") for r in rows
+                                                      if r["domain"] == name and r["n"] == n)
+                                      for n in study["sizes"][mode]}}
+                  for name in boundary_variants(4)]
+    cols = ["domain", *[f"{n}^2" for n in study["sizes"][mode]]]
+    table = (f"## Multilevel DCDM (window 2) iterations to {study['tol']:.0e}, model of linear_solvers.md\n\n"
+             + markdown_table(table_rows, cols))
+    notes = (f"✗: not converged in {study['maxiter']} iterations. Disk of radius 0.2 n at (0.5, 0.35) n; 'open top': "
+             "no-flux left, right and bottom walls, Dirichlet top. The network sees only the residual, not the "
+             "boundary conditions, and its convolutions pad with zeros.")
+    write_results(f"linear_solvers_dcdm_boundaries{'_quick' if mode == 'quick' else ''}",
+                  {"mode": mode, "study": study, "results": rows}, table, notes)
     return 0
 
 
