@@ -10,7 +10,7 @@ import torch
 from sciml.errors import InputError
 from sciml.linalg import DCDM, Stencil, cg
 from sciml.linalg.dcdm import scale_invariant_loss
-from sciml.linalg.dcdm_net import DCDMNet
+from sciml.linalg.dcdm_net import DCDMNet, pad_bc
 from sciml.linalg.ritz import lanczos_ritz, spectrum_biased_rhs
 
 
@@ -143,17 +143,22 @@ def test_multilevel_network_is_bias_free_and_its_depth_follows_the_grid():
     assert DCDMNet(3, "multilevel")(torch.randn(1, 1, 9, 16, 12)).shape == (1, 1, 9, 16, 12)
 
 
-def test_multilevel_dcdm_iterations_stay_nearly_flat_where_the_paper_layout_grows(model):
-    """Trained at 16² and 32² (two depths, cosine-annealed lr), applied unchanged at 128²: iterations
-    grow by at most 1.5× from 32² to 128² (measured 13 → 17), while the one-pooling-level layout of the paper, trained
-    at 32², needs more than twice as many at 128² (measured 50)."""
+@pytest.fixture(scope="module")
+def multilevel():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ml = DCDM.train([Stencil.poisson((16, 16)), Stencil.poisson((32, 32))], steps=300, batch=8, ritz=160,
-                        seed=0, layout="multilevel", cosine=True)
+        yield DCDM.train([Stencil.poisson((16, 16)), Stencil.poisson((32, 32))], steps=300, batch=8, ritz=160,
+                         seed=0, layout="multilevel", cosine=True)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_multilevel_dcdm_iterations_stay_nearly_flat_where_the_paper_layout_grows(model, multilevel):
+    """Trained at 16² and 32² (two depths, cosine-annealed lr), applied unchanged at 128²: iterations
+    grow by at most 1.5× from 32² to 128² (measured 13 → 17), while the one-pooling-level layout of the paper, trained
+    at 32², needs more than twice as many at 128² (measured 50)."""
+    ml = multilevel
     assert ml.meta["train_shapes"] == [[16, 16], [32, 32]] and ml.meta["train_shape"] == [16, 16]
     assert ml.meta["lr_schedule"] == "cosine" and ml.meta["loss_last"] < 0.1 * ml.meta["loss_first"]
     its = {}
@@ -195,7 +200,8 @@ def test_training_cycles_the_recursion_bottom_and_the_model_keeps_the_last(tmp_p
     monkeypatch.setenv("SCIML_DATA", str(tmp_path))
     seen = []
     original = DCDMNet.forward
-    monkeypatch.setattr(DCDMNet, "forward", lambda net, r: (seen.append(net.levels(r.shape[2:])), original(net, r))[1])
+    monkeypatch.setattr(DCDMNet, "forward",
+                        lambda net, r, bc=None: (seen.append(net.levels(r.shape[2:])), original(net, r, bc))[1])
     model = DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((16, 16))], steps=7, batch=2, ritz=20,
                        layout="multilevel", coarsest=(1, 2, 4))
     assert seen == [4, 5, 3, 4, 2, 3, 4]  # (8², 16²) at bottoms 1, 2, 4, then 1 again
@@ -209,3 +215,38 @@ def test_training_cycles_the_recursion_bottom_and_the_model_keeps_the_last(tmp_p
         DCDM.train(Stencil.poisson((8, 8)), steps=1, layout="multilevel", coarsest=(2, 0))
     with pytest.raises(InputError, match="coarsest: only the multilevel layout"):
         DCDM.train(Stencil.poisson((8, 8)), steps=1, coarsest=2)
+
+
+def test_padding_follows_the_boundary_conditions():
+    """Zeros on Dirichlet sides, the edge value on no-flux sides; all-Dirichlet is the plain zero padding,
+    so models trained before keep their outputs on Dirichlet systems."""
+    x = torch.arange(12.0).reshape(1, 1, 3, 4)
+    bc = ("neumann", "dirichlet", "dirichlet", "neumann")  # axis 0 low, axis 0 high, axis 1 low, axis 1 high
+    p = pad_bc(x, [(1, 1), (1, 1)], bc)[0, 0]
+    assert p[0, 1:-1].equal(x[0, 0, 0]) and p[-1].abs().sum() == 0  # no flux below, Dirichlet above
+    assert p[:, 0].abs().sum() == 0 and p[1:-1, -1].equal(x[0, 0, :, -1])  # Dirichlet left, no flux right
+    assert pad_bc(x, [(1, 1), (1, 1)], ("dirichlet",) * 4).equal(torch.nn.functional.pad(x, (1, 1, 1, 1)))
+    torch.manual_seed(0)
+    net = DCDMNet(2, "multilevel")
+    r = torch.randn(2, 1, 20, 24)
+    with torch.no_grad():
+        assert net(r).equal(net(r, bc="dirichlet"))
+        conv = net.first  # a 3×3 convolution: 'same' output, replicate padding on no-flux sides
+        ref = torch.nn.functional.conv2d(torch.nn.functional.pad(r, (1, 1, 1, 1), mode="replicate"), conv.weight)
+        assert torch.allclose(conv(r), torch.nn.functional.conv2d(r, conv.weight, padding=1))
+        conv.bc = ("neumann",) * 4
+        assert torch.allclose(conv(r), ref)
+
+
+def test_boundary_padding_fixes_dcdm_next_to_no_flux_walls(multilevel):
+    """Trained on Dirichlet Poisson only: on the obstacle domain (no-flux walls and disk, open top) the
+    network padded with zeros proposes Dirichlet-like directions near the walls (measured 117 iterations
+    at 64²); padded by the boundary conditions, the same weights need 26."""
+    n = 64
+    y, x = np.mgrid[:n, :n] + 0.5
+    solid = (x - 0.5 * n) ** 2 + (y - 0.35 * n) ** 2 < (0.2 * n) ** 2
+    st = Stencil((n, n), solid=solid, bc=("neumann", "dirichlet", "neumann", "neumann"))
+    b = np.where(solid.ravel(), 0, np.random.default_rng(0).standard_normal(st.n))
+    padded = multilevel.solve(st, b, rtol=1e-6, maxiter=300)[1]
+    zeros = multilevel.solve(st, b, rtol=1e-6, maxiter=300, boundary_padding=False)[1]
+    assert padded.converged and 2 * padded.iterations < zeros.iterations, (padded.iterations, zeros.iterations)

@@ -145,7 +145,7 @@ class DCDM:
             case = cases[step % len(cases)]
             net.coarsest = bottoms[(step // len(cases)) % len(bottoms)]
             r = spectrum_biased_rhs(case.basis, batch, gen)
-            y = case.masked(net(r.reshape(batch, 1, *case.shape)).reshape(batch, -1))
+            y = case.masked(net(r.reshape(batch, 1, *case.shape), bc=case.op.bc).reshape(batch, -1))
             Ay = case.masked(case.op.apply(y.reshape(batch, *case.shape)).reshape(batch, -1))
             loss = scale_invariant_loss(r, y, Ay)
             opt.zero_grad()
@@ -194,9 +194,10 @@ class DCDM:
         n_train = self.meta.get("train_fluid") or int(np.prod(self.meta.get("train_shape") or [n]))
         return float(np.sqrt(n / n_train))
 
-    def direction(self, shape, fluid: torch.Tensor | None = None):
+    def direction(self, shape, fluid: torch.Tensor | None = None, bc=None):
         """q = f(√(n/n_train)·r/‖r‖) (:meth:`input_scale`) for residual columns (n, k) → (n, k)
-        float64 (masked to the fluid cells)."""
+        float64 (masked to the fluid cells); ``bc``: the system's outer boundary conditions, which set
+        the network's padding (:func:`~sciml.linalg.dcdm_net.pad_bc`; None = Dirichlet)."""
         check(
             len(shape) == self.dim,
             f"A: this DCDM model is {self.dim}-D, got a {len(shape)}-D system {tuple(shape)}",
@@ -208,7 +209,7 @@ class DCDM:
         def f(R):
             k = R.shape[1]
             x = (scale * R / R.norm(dim=0).clamp_min(1e-300)).T.reshape(k, 1, *shape).to(torch.float32)
-            y = self.net(x).reshape(k, -1).T.to(R.dtype)
+            y = self.net(x, bc=bc).reshape(k, -1).T.to(R.dtype)
             return y if flat is None else y * flat
 
         return f
@@ -224,17 +225,20 @@ class DCDM:
         maxiter: int = 100,
         window: int | None = None,
         callback=None,
+        boundary_padding: bool = True,
     ):
         """Solve Ax = b; A a :class:`Stencil` (its grid) or any operator with ``shape`` the grid of
-        the unknowns (C order). Returns (x, SolveInfo) with ``info.extra["network_time"]``."""
+        the unknowns (C order). Returns (x, SolveInfo) with ``info.extra["network_time"]``.
+        ``boundary_padding``: pad the network by A's boundary conditions (a Stencil's ``bc``; zeros on
+        Dirichlet sides, edge values on no-flux sides); False pads with zeros everywhere (the paper)."""
         if isinstance(A, Stencil):
-            shape, fluid = A.shape, A.fluid
+            shape, fluid, bc = A.shape, A.fluid, (A.bc if boundary_padding else None)
         else:
             check(
                 shape is not None, "shape: DCDM needs the grid shape of the unknowns when A is not a Stencil"
             )
-            shape, fluid = tuple(int(s) for s in shape), None
-        f = self.direction(shape, fluid)
+            shape, fluid, bc = tuple(int(s) for s in shape), None, None
+        f = self.direction(shape, fluid, bc)
         P = _Problem(A, b, x0, maxiter, rtol, atol, loop_dtype=torch.float64)
         check(
             P.op.n == int(np.prod(shape)),
