@@ -6,8 +6,9 @@ paper): zeros on Dirichlet sides (the boundary node's value) and the edge value 
 sides (a zero normal difference). The network sees only the residual; with zeros on every side a
 model trained on Dirichlet operators proposes Dirichlet-like directions next to no-flux walls, and the
 multilevel model needed 56 → 125 iterations (64² → 256², 1e-4) on the obstacle domain (three no-flux
-walls), against 12 → 17 with boundary-aware padding and the same weights; Dirichlet systems are
-unchanged (``benchmarks/results/linear_solvers_dcdm_boundaries.md``).
+walls), against 12 → 17 with boundary-aware padding and the same weights (24 at 512², but still not
+converged at 1024²: ``linear_solvers_obstacle.md``); Dirichlet systems are unchanged
+(``benchmarks/results/linear_solvers_dcdm_boundaries.md``).
 
 "from64": linear conv 1→16; 2 residual pairs at N; 2× average pool; 3 pairs at N/2; nearest 2×
 upsampling added to the last fine map; 2 pairs; linear 1×1 conv 16→1 (3D: 97,457 parameters, 2D:

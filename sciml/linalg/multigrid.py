@@ -77,8 +77,9 @@ def jacobi_weights(st: Stencil) -> torch.Tensor:
     M = diag(A_xx / ω_x), 2M − A is diagonally dominant, so every sweep is convergent in the A-norm
     and the symmetric cycle stays SPD. One global ω = 4/(3 max_x λ_x) is set by the worst row: on the
     Galerkin coarse grids of the obstacle problem a few cut cells next to the solid push it to 0.04,
-    which starves the smoothing everywhere else (MG-PCG 7 → 30 iterations from 64² to 1024²; with
-    pointwise weights 9 → 10). On the 5-point Laplacian the interior weight is the classical 2/3.
+    which starves the smoothing everywhere else (MG-PCG 8 → 25 iterations to 1e-8 from 64² to 1024² in
+    ``benchmarks/linear_solvers.py``; with pointwise weights 8 → 8). On the 5-point Laplacian the
+    interior weight is the classical 2/3.
     """
     absrow = st.diag.clone()
     for k, o in enumerate(st.offsets):
