@@ -82,22 +82,26 @@ def _pad_even(x: torch.Tensor, bc=None) -> torch.Tensor:
     return pad_bc(x, [(0, n % 2) for n in x.shape[2:]], bc)
 
 
-def _bc_conv(base):
-    """``base`` (Conv2d / Conv3d) with 'same' padding done by :func:`pad_bc` from the ``bc`` attribute
-    (set by :class:`DCDMNet` before each call); parameters and state-dict keys are ``base``'s."""
+class _BoundaryPadded:
+    """Mixin for Conv2d / Conv3d: 'same' padding done by :func:`pad_bc` from the ``bc`` attribute (set by
+    :class:`DCDMNet` before each call); parameters and state-dict keys are the convolution's."""
 
-    class BCConv(base):
-        bc = None
+    bc = None
 
-        def __init__(self, cin, cout, k, **kw):
-            super().__init__(cin, cout, k, padding=0, **kw)
+    def __init__(self, cin, cout, k, **kw):
+        super().__init__(cin, cout, k, padding=0, **kw)
 
-        def forward(self, x):
-            p = self.kernel_size[0] // 2
-            return super().forward(pad_bc(x, [(p, p)] * (x.dim() - 2), self.bc))
+    def forward(self, x):
+        p = self.kernel_size[0] // 2
+        return super().forward(pad_bc(x, [(p, p)] * (x.dim() - 2), self.bc))
 
-    BCConv.__name__ = f"BC{base.__name__}"
-    return BCConv
+
+class PaddedConv2d(_BoundaryPadded, nn.Conv2d):
+    pass
+
+
+class PaddedConv3d(_BoundaryPadded, nn.Conv3d):
+    pass
 
 
 def _crop(y: torch.Tensor, shape) -> torch.Tensor:
@@ -116,8 +120,7 @@ class DCDMNet(nn.Module):
         self.dim, self.layout, self.coarsest = dim, layout, int(coarsest)
         self.bc = None  # the boundary conditions of the current call (see forward)
         self.max_levels = None if max_levels is None else int(max_levels)
-        Conv = nn.Conv2d if dim == 2 else nn.Conv3d
-        Padded = _bc_conv(Conv)
+        Conv, Padded = (nn.Conv2d, PaddedConv2d) if dim == 2 else (nn.Conv3d, PaddedConv3d)
         if layout == "multilevel":  # bias-free: f(0) = 0 and f(αr) = αf(r) for α > 0
             Conv, Padded = (functools.partial(c, bias=False) for c in (Conv, Padded))
         conv = lambda: Padded(channels, channels, 3)
@@ -130,13 +133,13 @@ class DCDMNet(nn.Module):
         self.pool = nn.AvgPool2d(2) if dim == 2 else nn.AvgPool3d(2)
         if layout == "multilevel":
             self.gain = nn.Parameter(torch.ones((1, channels) + (1,) * dim))
+        self._padded = tuple(m for m in self.modules() if isinstance(m, _BoundaryPadded))
 
     def forward(self, r: torch.Tensor, bc=None) -> torch.Tensor:
         bc = None if bc is None else ((bc,) * (2 * self.dim) if isinstance(bc, str) else tuple(bc))
         self.bc = bc
-        for m in self.modules():
-            if hasattr(m, "bc") and m is not self:
-                m.bc = bc
+        for m in self._padded:
+            m.bc = bc
         if self.layout == "multilevel":
             return self.last(self._cycle(self.first(r)))
         shape = r.shape[2:]
