@@ -137,7 +137,8 @@ class LearnedMultigrid:
         if l == len(sts) - 1:
             return (b.reshape(b.shape[0], -1) @ cinv).reshape(b.shape)
         omegas, alpha = self.params.weights(l)
-        omegas = [om.to(b.dtype) * (0.75 * oms[l]) for om in omegas]  # ω_i / λ_x, as oms = 4 / (3 λ_x)
+        inv_lam = 0.75 * oms[l]  # 1 / λ_x, as Multigrid's weights are 4 / (3 λ_x)
+        omegas = [om.to(b.dtype) * inv_lam for om in omegas]
         u = torch.zeros_like(b)
         for om in omegas:
             u = u + om * K.residual(u, b, st.diag, st.off, st.offsets) / st.diag
