@@ -48,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import markdown_table, write_results
 from sciml.linalg import AMG, DCDM, IncompleteCholesky, Jacobi, LearnedMultigrid, Multigrid, Stencil, cg
 from sciml.linalg.dcdm import RECIPES
-from sciml.linalg.dcdm_net import DCDMNet
 
 SEED = 0
 LMG_SWEEPS = 8
@@ -71,7 +70,7 @@ TRAIN = {
         "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
         "dcdm3d": dict(shape=(12, 12, 12), steps=60, batch=4, ritz=100),
         "dcdm-ml2d": dict(shape=[(16, 16), (32, 32)], steps=300, batch=8, ritz=160, layout="multilevel",
-                          cosine=True, coarsest=(1, 2, 4)),
+                          cosine=True, coarsest=(1, 2, 4), max_levels="trained"),
         "dcdm-ml3d": dict(shape=[(8, 8, 8), (12, 12, 12)], steps=60, batch=4, ritz=100, layout="multilevel",
                           cosine=True),
         "lmg2d": dict(shape=(64, 64), steps=60, sweeps=LMG_SWEEPS, train_coarse=True),
@@ -387,8 +386,7 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None) -> 
     for seed in SEED_STUDY["seeds"]:
         model = dcdm_model(mode, "dcdm-ml2d", seed, log, coarsest)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
-        trained = max(DCDMNet(2, "multilevel", coarsest=c).levels(s)  # the deepest recursion in training
-                      for s in training[seed]["train_shapes"] for c in training[seed].get("train_coarsest", [4]))
+        trained = model.trained_depth
         for cap in SEED_STUDY["max_levels"]:
             model.net.max_levels = cap
             for n in SEED_STUDY["sizes"][mode]:

@@ -213,6 +213,27 @@ def test_training_cycles_the_recursion_bottom_and_the_model_keeps_the_last(tmp_p
     assert DCDM.load("deep").net.coarsest == 1 and DCDM.load("deep").net.levels((8, 8)) == 4
     with pytest.raises(InputError, match="coarsest: expected a positive integer"):
         DCDM.train(Stencil.poisson((8, 8)), steps=1, layout="multilevel", coarsest=(2, 0))
+
+
+def test_recursion_capped_at_the_trained_depth_is_kept_on_save_and_set_on_cached_models(tmp_path, monkeypatch):
+    """max_levels="trained": the deepest recursion of training (16² down to 1²: 5 levels) caps the
+    network at solve time, survives save/load, and a cached model gets a recipe's cap without retraining."""
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path))
+    recipe = dict(steps=3, batch=2, ritz=20, layout="multilevel", coarsest=(1, 4))
+    model = DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((16, 16))], max_levels="trained", **recipe)
+    assert model.trained_depth == 5 and model.net.max_levels == 5 and model.meta["max_levels"] == 5
+    assert model.net.levels((256, 256)) == 5 and model.net.levels((256, 256), capped=False) == 7
+    x = torch.randn(1, 1, 256, 256)
+    capped = model.net(x)
+    model.save("capped")
+    loaded = DCDM.load("capped")
+    assert loaded.net.max_levels == 5 and torch.equal(loaded.net(x), capped)
+    assert DCDM.cached("capped", [(8, 8), (16, 16)], **recipe).net.max_levels is None  # the recipe sets no cap
+    again = DCDM.cached("capped", [(8, 8), (16, 16)], max_levels=6, **recipe)
+    assert again.net.max_levels == 6 and torch.equal(again.net.first.weight, model.net.first.weight)
+    assert DCDM.train(Stencil.poisson((8, 8)), steps=1, batch=2, ritz=20).trained_depth is None  # one pooling level
+    with pytest.raises(InputError, match="max_levels: expected a positive integer, 'trained' or None"):
+        model.cap_depth(0)
     with pytest.raises(InputError, match="coarsest: only the multilevel layout"):
         DCDM.train(Stencil.poisson((8, 8)), steps=1, coarsest=2)
 

@@ -99,6 +99,7 @@ class DCDM:
         time_limit: float | None = None,
         cosine: bool = False,
         coarsest: int | Sequence[int] = 4,
+        max_levels: int | str | None = None,
     ) -> DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
@@ -111,7 +112,9 @@ class DCDM:
         e.g. ``(1, 2, 4)``, cycles through its values, one per pass over the operators, so the shared
         blocks are trained at more depths than the training grids give (32²–128²: up to 8 levels
         instead of 6); the model then solves with the last value. Trained at one bottom only, the
-        recursion stalled 2 levels beyond its training depth for 2 seeds of 3 (see :mod:`.dcdm_net`)."""
+        recursion stalled 2 levels beyond its training depth for 2 seeds of 3 (see :mod:`.dcdm_net`).
+        ``max_levels``: the model's cap on the recursion at solve time (:meth:`cap_depth`; None: the
+        depth follows the grid; "trained": the deepest recursion of training)."""
         stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
         check(
             len(stencils) > 0 and all(isinstance(s, Stencil) for s in stencils),
@@ -183,7 +186,42 @@ class DCDM:
             "params": sum(p.numel() for p in net.parameters()),
             "loss_history": [float(np.mean(losses[i : i + 10])) for i in range(0, len(losses), 10)],
         }
-        return cls(net, window=window, meta=meta)
+        return cls(net, window=window, meta=meta).cap_depth(max_levels)
+
+    @property
+    def trained_depth(self) -> int | None:
+        """The deepest recursion of the multilevel layout in training (levels, over the training grids
+        and recursion bottoms; None for the other layouts)."""
+        if self.net.layout != "multilevel":
+            return None
+        shapes = self.meta.get("train_shapes") or [self.meta.get("train_shape")]
+        probe = DCDMNet(self.dim, "multilevel")
+        depths = []
+        for c in self.meta.get("train_coarsest", [4]):
+            probe.coarsest = int(c)
+            depths += [probe.levels(tuple(s)) for s in shapes]
+        return max(depths)
+
+    def cap_depth(self, max_levels: int | str | None) -> DCDM:
+        """Cap the multilevel recursion at ``max_levels`` grid levels (None: none; "trained": the
+        :attr:`trained_depth`); kept in the metadata, so a saved model loads with it. Returns self.
+
+        Deeper than trained is an extrapolation of the shared blocks. With the 2-D recipe of
+        :data:`RECIPES` (8 levels in training), the uncapped 9-level recursion at 1024² stalled
+        on no-flux walls (obstacle domain: residual 0.2 after 300 iterations to 1e-4; the open box
+        without the disk: 0.23 after 80), while capped at 8 levels it takes 30 on the obstacle
+        domain, and 13 / 26 on Poisson / Darcy (13 / 28 uncapped). A shallow training depth is not a
+        good cap: trained at one bottom only (6 levels), capping at 6 cost Poisson 27 iterations instead
+        of 8 at 1024² (``linear_solvers_dcdm_seeds_coarsest4.md``)."""
+        if max_levels == "trained":
+            max_levels = self.trained_depth
+        check(
+            max_levels is None or (isinstance(max_levels, (int, np.integer)) and max_levels >= 1),
+            f"max_levels: expected a positive integer, 'trained' or None, got {max_levels!r}",
+        )
+        self.net.max_levels = None if max_levels is None else int(max_levels)
+        self.meta["max_levels"] = self.net.max_levels
+        return self
 
     # --- solving ------------------------------------------------------------------------------------------
     def input_scale(self, n: int) -> float:
@@ -266,7 +304,8 @@ class DCDM:
     def load(cls, name: str) -> DCDM:
         """Load a trained model by name from the cache; InputError if missing or its checksum differs."""
         state, meta = load_model("dcdm", name)
-        net = DCDMNet(int(meta["dim"]), meta["layout"], coarsest=int(meta.get("coarsest", 4)))
+        net = DCDMNet(int(meta["dim"]), meta["layout"], coarsest=int(meta.get("coarsest", 4)),
+                      max_levels=meta.get("max_levels"))
         net.load_state_dict(state)
         return cls(net, window=int(meta.get("window", 2)), meta=meta)
 
@@ -278,12 +317,13 @@ class DCDM:
     def cached(cls, name: str, shapes: Sequence[Sequence[int]], seed: int = 0, log=None, **recipe) -> DCDM:
         """The model ``name`` from the cache if its metadata records this recipe (the Dirichlet
         Poisson operators of ``shapes``, ``seed`` and the :meth:`train` options ``recipe``); else
-        trained on them and saved under ``name`` (``log(message)`` is told first)."""
+        trained on them and saved under ``name`` (``log(message)`` is told first). ``max_levels`` in
+        the recipe is a solve-time setting: a cached model gets it without retraining."""
         shapes = [tuple(int(n) for n in s) for s in shapes]
         if cls.exists(name):
             model = cls.load(name)
             if _trained_with(model.meta, shapes, seed, recipe):
-                return model
+                return model.cap_depth(recipe.get("max_levels"))
         if log is not None:
             log(f"training DCDM model {name!r} on Poisson {shapes} ({recipe.get('steps', 2000)} steps; once)")
         model = cls.train([Stencil.poisson(s) for s in shapes], seed=seed, **recipe)
@@ -313,10 +353,11 @@ def _trained_with(meta: dict, shapes: list, seed: int, recipe: dict) -> bool:
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
 #: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0 is used here). The 2-D one cycles
 #: the recursion's bottom (``coarsest``): with the bottom fixed at 4², 2 seeds of 3 stall from 512²
-#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024².
+#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024² on Poisson; its
+#: recursion is capped at the 8 levels of training (:meth:`DCDM.cap_depth`: the 9th stalled on no-flux walls).
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
-                        "cosine": True, "coarsest": (1, 2, 4)},
+                        "cosine": True, "coarsest": (1, 2, 4), "max_levels": "trained"},
     ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True},
     ("from64", 2): {"shapes": [(64, 64)], "steps": 1500, "batch": 16, "ritz": 400},
     ("from64", 3): {"shapes": [(32, 32, 32)], "steps": 600, "batch": 8, "ritz": 300},

@@ -6,9 +6,9 @@ paper): zeros on Dirichlet sides (the boundary node's value) and the edge value 
 sides (a zero normal difference). The network sees only the residual; with zeros on every side a
 model trained on Dirichlet operators proposes Dirichlet-like directions next to no-flux walls, and the
 multilevel model needed 56 → 125 iterations (64² → 256², 1e-4) on the obstacle domain (three no-flux
-walls), against 12 → 17 with boundary-aware padding and the same weights (24 at 512², but still not
-converged at 1024²: ``linear_solvers_obstacle.md``); Dirichlet systems are unchanged
-(``benchmarks/results/linear_solvers_dcdm_boundaries.md``).
+walls), against 12 → 17 with boundary-aware padding and the same weights (24 at 512²; at 1024² it
+converges only with the recursion capped at its trained depth, see :meth:`DCDM.cap_depth`);
+Dirichlet systems are unchanged (``benchmarks/results/linear_solvers_dcdm_boundaries.md``).
 
 "from64": linear conv 1→16; 2 residual pairs at N; 2× average pool; 3 pairs at N/2; nearest 2×
 upsampling added to the last fine map; 2 pairs; linear 1×1 conv 16→1 (3D: 97,457 parameters, 2D:
@@ -29,9 +29,11 @@ grids), it does not extrapolate reliably to deeper recursions: seed 0 stays at 8
 up to 1024² (9 levels), seeds 1 and 2 stall from 512² (8 levels). ``max_levels`` caps the recursion,
 but no cap suits every seed and size. What fixes the stall is training deeper: ``DCDM.train(...,
 coarsest=(1, 2, 4))`` cycles the bottom, so the same grids train up to 8 levels, and all three seeds
-then converge at every size to 1024² (1e-4 / 1e-8 at 1024²: 13 / 23, 12 / 24, 15 / 24; 64²–256²:
-5–10 / 11–18), at the price of more growth from 512² on than the lucky seed 0 of the old
-recipe (``benchmarks/results/linear_solvers_dcdm_seeds[_coarsest4].md``). In single trials with the
+then converge at every size to 1024² on Poisson (1e-4 / 1e-8 at 1024²: 13 / 23, 12 / 24, 15 / 24;
+64²–256²: 5–10 / 11–18), at the price of more growth from 512² on than the lucky seed 0 of the old
+recipe (``benchmarks/results/linear_solvers_dcdm_seeds[_coarsest4].md``). One level beyond those 8
+(1024², 9 levels) it still stalled on domains with no-flux walls, so the recipe caps the recursion
+at its trained depth (``DCDM.cap_depth("trained")``). In single trials with the
 old recipe, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not help, and
 a coarse gain initialised at 4 (A⁻¹'s h² scaling per level) stalled already at 256².
 2D: 18,608 parameters; 3D: 55,760.
