@@ -22,6 +22,8 @@ the Multigrid defaults).
 
     python benchmarks/linear_solvers.py [--quick]
     python benchmarks/linear_solvers.py --learned-ablation
+    python benchmarks/linear_solvers.py --problems poisson2d,darcy2d --out part  # a subset, re-run
+    python benchmarks/linear_solvers.py --merge results/a.json results/part.json --out linear_solvers
 
 writes benchmarks/results/linear_solvers[_quick].json and .md; --learned-ablation trains variants of
 the learned multigrid (sweeps, loss) on 64² Poisson and writes linear_solvers_learned_ablation.json/.md.
@@ -235,7 +237,15 @@ def main(argv=None) -> int:
     ap.add_argument("--dcdm-sizes-3d", default=None, help="override the 3-D DCDM sizes, e.g. 16,32 ('' for none)")
     ap.add_argument("--dcdm-ml-sizes-3d", default=None, help="override the 3-D multilevel-DCDM sizes ('' for none)")
     ap.add_argument("--out", default=None, help="result name (default linear_solvers[_quick])")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="combine result JSON files of runs on subsets of --problems into --out")
+    ap.add_argument("--note", default=None, help="with --merge: a line about the runs (when, machine load)")
     args = ap.parse_args(argv)
+    if args.merge:
+        if not args.out:
+            ap.error("--merge: needs --out, the name of the combined result")
+        merge(args.merge, args.out, args.note)
+        return 0
     mode = "quick" if args.quick else "full"
     torch.set_num_threads(1)
     log = lambda s: print(s, flush=True)
@@ -305,6 +315,32 @@ def main(argv=None) -> int:
     name = args.out or f"linear_solvers{'_quick' if args.quick else ''}"
     write_results(name, payload, tables(results), goal_notes(goals))
     return 0
+
+
+def merge(paths: list[str], name: str, note: str | None = None) -> dict:
+    """One table from runs on subsets of the problems: a problem present in a later file replaces all
+    rows of that problem from the earlier ones (a re-run after a change); sizes are joined, the
+    training metadata is the last file's, the goals are evaluated again."""
+    import json
+
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    modes = {part["mode"] for part in parts}
+    if len(modes) != 1:
+        raise SystemExit(f"--merge: the files mix modes {sorted(modes)}")
+    results, sizes = [], {}
+    for part in parts:
+        rerun = {r["problem"] for r in part["results"]}
+        results = [r for r in results if r["problem"] not in rerun] + part["results"]
+        for key, ns in part["sizes"].items():
+            sizes[key] = sorted(set(sizes.get(key, [])) | set(ns))
+    goals = evaluate_goals(results, sizes)
+    payload = {**parts[-1], "sizes": sizes, "goals": goals, "results": results, "note": note,
+               "parts": {Path(p).stem: {"problems": sorted({r["problem"] for r in part["results"]}),
+                                        "machine": part["machine"]} for p, part in zip(paths, parts)}}
+    payload.pop("machine")
+    notes = goal_notes(goals) + (f"\n\n{note}" if note else "")
+    write_results(name, payload, tables(results), notes)
+    return payload
 
 
 # --- learned multigrid ablation ----------------------------------------------------------------------------
