@@ -257,6 +257,12 @@ def test_padding_follows_the_boundary_conditions():
         assert torch.allclose(conv(r), torch.nn.functional.conv2d(r, conv.weight, padding=1))
         conv.bc = ("neumann",) * 4
         assert torch.allclose(conv(r), ref)
+        conv3 = DCDMNet(3, "multilevel").first
+        r3 = torch.randn(1, 1, 6, 5, 4)
+        assert torch.allclose(conv3(r3), torch.nn.functional.conv3d(r3, conv3.weight, padding=1))
+        conv3.bc = ("neumann",) * 6
+        ref3 = torch.nn.functional.conv3d(torch.nn.functional.pad(r3, (1,) * 6, mode="replicate"), conv3.weight)
+        assert torch.allclose(conv3(r3), ref3)
 
 
 def test_boundary_padding_fixes_dcdm_next_to_no_flux_walls(multilevel):
