@@ -208,9 +208,9 @@ class DCDM:
 
         Deeper than trained is an extrapolation of the shared blocks. With the 2-D recipe of
         :data:`RECIPES` (8 levels in training), the uncapped 9-level recursion at 1024² stalled
-        on no-flux walls (obstacle domain: residual 0.2 after 300 iterations to 1e-4; the open box
-        without the disk: 0.23 after 80), while capped at 8 levels it takes 30 on the obstacle
-        domain, and 13 / 26 on Poisson / Darcy (13 / 28 uncapped). A shallow training depth is not a
+        on no-flux walls (obstacle domain: residual 0.2 after 300 iterations to 1e-4,
+        ``linear_solvers_obstacle.md``), while capped at 8 levels it takes 30 on the obstacle domain,
+        and 13 / 26 on Poisson / Darcy (13 / 28 uncapped; ``linear_solvers.md``). A shallow training depth is not a
         good cap: trained at one bottom only (6 levels), capping at 6 cost Poisson 27 iterations instead
         of 8 at 1024² (``linear_solvers_dcdm_seeds_coarsest4.md``)."""
         if max_levels == "trained":
