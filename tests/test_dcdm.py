@@ -213,6 +213,8 @@ def test_training_cycles_the_recursion_bottom_and_the_model_keeps_the_last(tmp_p
     assert DCDM.load("deep").net.coarsest == 1 and DCDM.load("deep").net.levels((8, 8)) == 4
     with pytest.raises(InputError, match="coarsest: expected a positive integer"):
         DCDM.train(Stencil.poisson((8, 8)), steps=1, layout="multilevel", coarsest=(2, 0))
+    with pytest.raises(InputError, match="coarsest: only the multilevel layout"):
+        DCDM.train(Stencil.poisson((8, 8)), steps=1, coarsest=2)
 
 
 def test_recursion_capped_at_the_trained_depth_is_kept_on_save_and_set_on_cached_models(tmp_path, monkeypatch):
@@ -234,8 +236,6 @@ def test_recursion_capped_at_the_trained_depth_is_kept_on_save_and_set_on_cached
     assert DCDM.train(Stencil.poisson((8, 8)), steps=1, batch=2, ritz=20).trained_depth is None  # one pooling level
     with pytest.raises(InputError, match="max_levels: expected a positive integer, 'trained' or None"):
         model.cap_depth(0)
-    with pytest.raises(InputError, match="coarsest: only the multilevel layout"):
-        DCDM.train(Stencil.poisson((8, 8)), steps=1, coarsest=2)
 
 
 def test_padding_follows_the_boundary_conditions():
