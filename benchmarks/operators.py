@@ -67,6 +67,7 @@ from sciml.nn.multionet import MultiONet
 from sciml.tasks.dataset import DatasetTask
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MGNO_PAPER_L2 = {"darcy_smooth": (0.176e-2, "211²"), "darcy_rough": (0.339e-2, "256²")}  # ANCHORS' MgNO rows
 ANCHORS = {
     "darcy_smooth": "MgNO 211²: L2 0.176e-2, H1 0.576e-2; FNO2D 211²: L2 0.706e-2 (HANO table), FNO paper 85²: 1.08e-2",
     "darcy_rough": "MgNO 256²: L2 0.339e-2, H1 1.380e-2; FNO2D: L2 1.782e-2",
@@ -405,6 +406,14 @@ def goals(sections: dict) -> list[str]:
             ok = ratio <= 0.5 and mg["params"] < fn["params"]
             out.append(f"{kind}: MgNO/FNO test rel L2 = {ratio:.2f} at {mg['epochs']} epochs (goal <= 0.5 with "
                        f"fewer params: {mg['params']:,} vs {fn['params']:,}) -> {'reached' if ok else 'NOT reached'}")
+        mgno = [r for r in rows if r["model"] == "MgNO"]
+        if mgno:  # the longest MgNO run against the paper's figure (its recipe: 500 epochs, finer grids)
+            longest = max(mgno, key=lambda r: r["epochs"])
+            paper, grid = MGNO_PAPER_L2[kind]
+            ratio = longest["test_rel_l2"] / paper
+            out.append(f"{kind}: MgNO test rel L2 = {longest['test_rel_l2']:.3g} at {longest['epochs']} epochs, "
+                       f"{ratio:.2f}x the paper's {paper:.3g} (500 epochs on {grid}; goal <= 1.5x at the full "
+                       f"recipe) -> {'reached' if ratio <= 1.5 else 'NOT reached'}")
     do, mo = row("darcy_smooth", "DeepONet"), row("darcy_smooth", "MultiONet")
     if do and mo:
         ratio = mo["test_rel_l2"] / do["test_rel_l2"]
