@@ -32,6 +32,7 @@ the learned multigrid (sweeps, loss) on 64² Poisson and writes linear_solvers_l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -321,8 +322,6 @@ def merge(paths: list[str], name: str, note: str | None = None) -> dict:
     """One table from runs on subsets of the problems: a problem present in a later file replaces all
     rows of that problem from the earlier ones (a re-run after a change); sizes are joined, the
     training metadata is the last file's, the goals are evaluated again."""
-    import json
-
     parts = [json.loads(Path(p).read_text()) for p in paths]
     modes = {part["mode"] for part in parts}
     if len(modes) != 1:

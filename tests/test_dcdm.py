@@ -126,7 +126,7 @@ def test_multilevel_network_is_bias_free_and_its_depth_follows_the_grid():
     assert torch.allclose(net(3.5 * r), 3.5 * net(r), rtol=1e-4, atol=1e-5)  # positively homogeneous
     depths = []
     original = net._cycle
-    net._cycle = lambda z, level=1: (depths.append(z.shape[-1]), original(z, level))[1]
+    net._cycle = lambda z, levels: (depths.append(z.shape[-1]), original(z, levels))[1]
     for n in (16, 64, 65):
         depths.clear()
         assert net(torch.randn(1, 1, n, n)).shape == (1, 1, n, n)

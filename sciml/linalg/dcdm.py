@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import check
-from .dcdm_net import LAYOUTS, DCDMNet
+from .dcdm_net import LAYOUTS, DCDMNet, recursion_depth
 from .krylov import _Problem, conjugate_directions
 from .models import load_model, model_exists, save_model
 from .ritz import lanczos_ritz, spectrum_biased_rhs
@@ -195,12 +195,7 @@ class DCDM:
         if self.net.layout != "multilevel":
             return None
         shapes = self.meta.get("train_shapes") or [self.meta.get("train_shape")]
-        probe = DCDMNet(self.dim, "multilevel")
-        depths = []
-        for c in self.meta.get("train_coarsest", [4]):
-            probe.coarsest = int(c)
-            depths += [probe.levels(tuple(s)) for s in shapes]
-        return max(depths)
+        return max(recursion_depth(s, int(c)) for s in shapes for c in self.meta.get("train_coarsest", [4]))
 
     def cap_depth(self, max_levels: int | str | None) -> DCDM:
         """Cap the multilevel recursion at ``max_levels`` grid levels (None: none; "trained": the

@@ -86,7 +86,8 @@ def _pad_even(x: torch.Tensor, bc=None) -> torch.Tensor:
 
 class _BoundaryPadded:
     """Mixin for Conv2d / Conv3d: 'same' padding done by :func:`pad_bc` from the ``bc`` attribute (set by
-    :class:`DCDMNet` before each call); parameters and state-dict keys are the convolution's."""
+    :class:`DCDMNet` before each call; None when every side is Dirichlet); parameters and state-dict keys
+    are the convolution's."""
 
     bc = None
 
@@ -96,8 +97,8 @@ class _BoundaryPadded:
     def forward(self, x):
         p = self.kernel_size[0] // 2
         conv = F.conv2d if x.dim() == 4 else F.conv3d
-        if self.bc is None or all(b == "dirichlet" for b in self.bc):  # zeros: padded inside the convolution,
-            return conv(x, self.weight, self.bias, self.stride, p)  # no padded copy (a 20-40% saving at 1024²)
+        if self.bc is None:  # zeros: padded inside the convolution, no padded copy (20-40% faster at 1024²)
+            return conv(x, self.weight, self.bias, self.stride, p)
         return conv(pad_bc(x, [(p, p)] * (x.dim() - 2), self.bc), self.weight, self.bias, self.stride)
 
 
@@ -107,6 +108,15 @@ class PaddedConv2d(_BoundaryPadded, nn.Conv2d):
 
 class PaddedConv3d(_BoundaryPadded, nn.Conv3d):
     pass
+
+
+def recursion_depth(shape, coarsest: int, max_levels: int | None = None) -> int:
+    """Grid levels of the multilevel layout on a grid of ``shape``: halve (rounding up) while the
+    smallest side is >= 2·coarsest, at most ``max_levels`` levels (None: no cap)."""
+    n, count = min(shape), 1
+    while n >= 2 * coarsest and (max_levels is None or count < max_levels):
+        n, count = (n + 1) // 2, count + 1
+    return count
 
 
 def _crop(y: torch.Tensor, shape) -> torch.Tensor:
@@ -142,11 +152,13 @@ class DCDMNet(nn.Module):
 
     def forward(self, r: torch.Tensor, bc=None) -> torch.Tensor:
         bc = None if bc is None else ((bc,) * (2 * self.dim) if isinstance(bc, str) else tuple(bc))
+        if bc is not None and all(b == "dirichlet" for b in bc):
+            bc = None  # plain zero padding
         self.bc = bc
         for m in self._padded:
             m.bc = bc
         if self.layout == "multilevel":
-            return self.last(self._cycle(self.first(r)))
+            return self.last(self._cycle(self.first(r), self.levels(r.shape[2:])))
         shape = r.shape[2:]
         la = self.fine(self.first(_pad_even(r, bc)))
         ap = self.coarse(self.pool(la))
@@ -154,24 +166,17 @@ class DCDMNet(nn.Module):
         y = self.last(self.post(la))
         return _crop(y, shape)
 
-    def _coarsens(self, n: int, level: int, capped: bool = True) -> bool:
-        """Whether level ``level`` (1 = the input grid), smallest side ``n``, recurses to a coarser one."""
-        return n >= 2 * self.coarsest and (not capped or self.max_levels is None or level < self.max_levels)
-
     def levels(self, shape, capped: bool = True) -> int:
-        """Grid levels of the multilevel layout on a grid of ``shape``: halve (rounding up) while the
-        smallest side is >= 2·coarsest, at most ``max_levels`` when ``capped``."""
-        n, count = min(shape), 1
-        while self._coarsens(n, count, capped):
-            n, count = (n + 1) // 2, count + 1
-        return count
+        """Grid levels of the multilevel layout on a grid of ``shape`` (:func:`recursion_depth`), at
+        most ``max_levels`` when ``capped``."""
+        return recursion_depth(shape, self.coarsest, self.max_levels if capped else None)
 
-    def _cycle(self, z: torch.Tensor, level: int = 1) -> torch.Tensor:
-        """One level of the multilevel layout: pre pairs, the next level on the pooled map, gained
-        nearest upsampling added, post pairs (same weights at every level)."""
+    def _cycle(self, z: torch.Tensor, levels: int) -> torch.Tensor:
+        """``levels`` levels of the multilevel layout from z's grid down: pre pairs, the next level on
+        the pooled map, gained nearest upsampling added, post pairs (same weights at every level)."""
         z = self.fine(z)
-        if self._coarsens(min(z.shape[2:]), level):
-            zc = self._cycle(self.pool(_pad_even(z, self.bc)), level + 1)
+        if levels > 1:
+            zc = self._cycle(self.pool(_pad_even(z, self.bc)), levels - 1)
             up = F.interpolate(zc, scale_factor=2, mode="nearest")
             z = F.relu(z + self.gain * _crop(up, z.shape[2:]))
         return self.post(z)
