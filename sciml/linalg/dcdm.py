@@ -100,6 +100,7 @@ class DCDM:
         cosine: bool = False,
         coarsest: int | Sequence[int] = 4,
         max_levels: int | str | None = None,
+        odd: bool = False,
     ) -> DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
@@ -114,7 +115,8 @@ class DCDM:
         instead of 6); the model then solves with the last value. Trained at one bottom only, the
         recursion stalled 2 levels beyond its training depth for 2 seeds of 3 (see :mod:`.dcdm_net`).
         ``max_levels``: the model's cap on the recursion at solve time (:meth:`cap_depth`; None: the
-        depth follows the grid; "trained": the deepest recursion of training)."""
+        depth follows the grid; "trained": the deepest recursion of training). ``odd``: train and solve
+        with the odd network h(r) − h(−r) (:class:`DCDMNet`; its iterations stay flat in N)."""
         stencils = list(stencil) if isinstance(stencil, (list, tuple)) else [stencil]
         check(
             len(stencils) > 0 and all(isinstance(s, Stencil) for s in stencils),
@@ -139,7 +141,7 @@ class DCDM:
         torch.manual_seed(seed)
         cases = [_TrainingOperator(s, ritz, seed) for s in stencils]
         first = stencils[0]
-        net = DCDMNet(first.ndim, layout)
+        net = DCDMNet(first.ndim, layout, odd=odd)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
         gen = torch.Generator().manual_seed(seed + 1)
@@ -174,6 +176,7 @@ class DCDM:
             "steps": len(losses),
             "coarsest": net.coarsest,
             "train_coarsest": bottoms,
+            "odd": net.odd,
             "batch": batch,
             "ritz": int(cases[0].basis.vectors.shape[0]),
             "lr": lr,
@@ -201,13 +204,13 @@ class DCDM:
         """Cap the multilevel recursion at ``max_levels`` grid levels (None: none; "trained": the
         :attr:`trained_depth`); kept in the metadata, so a saved model loads with it. Returns self.
 
-        Deeper than trained is an extrapolation of the shared blocks. With the 2-D recipe of
-        :data:`RECIPES` (8 levels in training), the uncapped 9-level recursion at 1024² stalled
-        on no-flux walls (obstacle domain: residual 0.2 after 300 iterations to 1e-4,
-        ``linear_solvers_obstacle.md``), while capped at 8 levels it takes 30 on the obstacle domain,
-        and 13 / 26 on Poisson / Darcy (13 / 28 uncapped; ``linear_solvers.md``). A shallow training depth is not a
-        good cap: trained at one bottom only (6 levels), capping at 6 cost Poisson 27 iterations instead
-        of 8 at 1024² (``linear_solvers_dcdm_seeds_coarsest4.md``)."""
+        Deeper than trained is an extrapolation of the shared blocks. The non-odd 2-D multilevel
+        model (8 levels in training) stalled uncapped at 1024² on no-flux walls (9 levels; obstacle
+        domain: residual 0.2 after 300 iterations to 1e-4, ``linear_solvers_obstacle.md``) and needed
+        this cap; the odd model of :data:`RECIPES` does not (``linear_solvers_dcdm_seeds.md`` compares
+        caps). A shallow training depth is not a good cap: trained at one bottom only (6 levels),
+        capping at 6 cost Poisson 27 iterations instead of 8 at 1024²
+        (``linear_solvers_dcdm_seeds_coarsest4.md``)."""
         if max_levels == "trained":
             max_levels = self.trained_depth
         check(
@@ -300,7 +303,7 @@ class DCDM:
         """Load a trained model by name from the cache; InputError if missing or its checksum differs."""
         state, meta = load_model("dcdm", name)
         net = DCDMNet(int(meta["dim"]), meta["layout"], coarsest=int(meta.get("coarsest", 4)),
-                      max_levels=meta.get("max_levels"))
+                      max_levels=meta.get("max_levels"), odd=bool(meta.get("odd", False)))
         net.load_state_dict(state)
         return cls(net, window=int(meta.get("window", 2)), meta=meta)
 
@@ -337,23 +340,30 @@ def _trained_with(meta: dict, shapes: list, seed: int, recipe: dict) -> bool:
         "batch": recipe.get("batch", 16),
         "lr_schedule": "cosine" if recipe.get("cosine") else "constant",
         "train_coarsest": [coarsest] if isinstance(coarsest, int) else list(coarsest),
+        "odd": bool(recipe.get("odd", False)),
     }
     have = {**meta,  # models saved before these fields existed: one operator, constant lr, bottom 4
             "train_shapes": meta.get("train_shapes") or [meta.get("train_shape")],
             "lr_schedule": meta.get("lr_schedule", "constant"),
-            "train_coarsest": meta.get("train_coarsest", [4])}
+            "train_coarsest": meta.get("train_coarsest", [4]),
+            "odd": bool(meta.get("odd", False))}
     return all(have.get(k) == v for k, v in want.items())
 
 
 #: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
 #: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0 is used here). The 2-D one cycles
 #: the recursion's bottom (``coarsest``): with the bottom fixed at 4², 2 seeds of 3 stall from 512²
-#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024² on Poisson; its
-#: recursion is capped at the 8 levels of training (:meth:`DCDM.cap_depth`: the 9th stalled on no-flux walls).
+#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024² on Poisson. It
+#: trains the odd network (``odd``, :class:`~sciml.linalg.dcdm_net.DCDMNet`), whose iterations stay flat
+#: from 64² to 1024² with the recursion uncapped (the earlier, non-odd model needed a cap at its 8 training
+#: levels: the 9th stalled on no-flux walls; see :meth:`DCDM.cap_depth`). The 3-D one does both too: with
+#: the bottom at 4³ and not odd, Poisson grew 7 → 11 iterations to 1e-4 from 32³ to 128³
+#: (``linear_solvers_3d128.md``).
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
-                        "cosine": True, "coarsest": (1, 2, 4), "max_levels": "trained"},
-    ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True},
+                        "cosine": True, "coarsest": (1, 2, 4), "odd": True},
+    ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True,
+                        "coarsest": (1, 2, 4), "odd": True},
     ("from64", 2): {"shapes": [(64, 64)], "steps": 1500, "batch": 16, "ritz": 400},
     ("from64", 3): {"shapes": [(32, 32, 32)], "steps": 600, "batch": 8, "ritz": 300},
 }

@@ -32,11 +32,24 @@ coarsest=(1, 2, 4))`` cycles the bottom, so the same grids train up to 8 levels,
 then converge at every size to 1024² on Poisson (1e-4 / 1e-8 at 1024²: 13 / 23, 12 / 24, 15 / 24;
 64²–256²: 5–10 / 11–18), at the price of more growth from 512² on than the lucky seed 0 of the old
 recipe (``benchmarks/results/linear_solvers_dcdm_seeds[_coarsest4].md``). One level beyond those 8
-(1024², 9 levels) it still stalled on domains with no-flux walls, so the recipe caps the recursion
-at its trained depth (``DCDM.cap_depth("trained")``). In single trials with the
+(1024², 9 levels) it still stalled on domains with no-flux walls, so that recipe capped the recursion
+at its trained depth (``DCDM.cap_depth("trained")``); the odd network below needs no cap. In single trials with the
 old recipe, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not help, and
 a coarse gain initialised at 4 (A⁻¹'s h² scaling per level) stalled already at 256².
 2D: 18,608 parameters; 3D: 55,760.
+
+``odd=True`` (ours): f(r) = h(r) − h(−r) with h the network above, so f(−r) = −f(r) like A⁻¹r (with
+the homogeneity, f(αr) = αf(r) for every real α). Why: a ReLU network's response to an oscillating
+residual has an even, rectified part with a nonzero local mean; pooled to the coarse levels, that
+mean is amplified like a smooth residual, so the deeper the recursion, the more a spurious smooth
+component swamps the direction. On the trained 2-D model, h's even part h(v) + h(−v) for a Poisson
+eigenmode v of wavelength 16 cells grows 5.6× per level, from 26× its odd part at 64² to 2.6·10⁴× at
+1024², while f(v) stays parallel to v (|cos| 0.999 at every size; ``linear_solvers_dcdm_modes.md``).
+Trained odd, the 2-D recipe's iterations to 1e-4 / 1e-8 from 64² to 1024², uncapped, are Poisson 5 → 6
+/ 12 → 12, Darcy 11 → 12 / 23 → 29, obstacle domain 11 → 15 / 21 → 31, against 6 → 13 / 14 → 23,
+13 → 26 / 29 → 50 and 12 → 30 / 25 → 65 for the non-odd model capped at its training depth
+(``linear_solvers.md`` now, ``linear_solvers_2d.md`` before); 3-D: see :data:`~sciml.linalg.dcdm.RECIPES`.
+The cost is two network evaluations per direction (one batch of 2k).
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
 """
@@ -126,13 +139,14 @@ def _crop(y: torch.Tensor, shape) -> torch.Tensor:
 class DCDMNet(nn.Module):
     """r (B, 1, *grid) → direction (B, 1, *grid); ``dim`` 2 or 3; ``layout`` one of :data:`LAYOUTS`;
     ``coarsest``: the multilevel layout stops coarsening below 2·coarsest cells per side;
-    ``max_levels``: and after this many levels (None: no cap; see :meth:`levels`). Call as
+    ``max_levels``: and after this many levels (None: no cap; see :meth:`levels`); ``odd``: the
+    network is h(r) − h(−r) (see the module notes). Call as
     ``net(r, bc=stencil.bc)`` to pad by the boundary conditions (:func:`pad_bc`; default Dirichlet)."""
 
     def __init__(self, dim: int = 2, layout: str = "from64", channels: int = 16, coarsest: int = 4,
-                 max_levels: int | None = None):
+                 max_levels: int | None = None, odd: bool = False):
         super().__init__()
-        self.dim, self.layout, self.coarsest = dim, layout, int(coarsest)
+        self.dim, self.layout, self.coarsest, self.odd = dim, layout, int(coarsest), bool(odd)
         self.bc = None  # the boundary conditions of the current call (see forward)
         self.max_levels = None if max_levels is None else int(max_levels)
         Conv, Padded = (nn.Conv2d, PaddedConv2d) if dim == 2 else (nn.Conv3d, PaddedConv3d)
@@ -157,6 +171,13 @@ class DCDMNet(nn.Module):
         self.bc = bc
         for m in self._padded:
             m.bc = bc
+        if self.odd:  # f(r) = h(r) − h(−r): odd, so no even (rectified) part reaches the coarse levels' gain
+            y = self._forward(torch.cat([r, -r]))
+            return y[: r.shape[0]] - y[r.shape[0]:]
+        return self._forward(r)
+
+    def _forward(self, r: torch.Tensor) -> torch.Tensor:
+        bc = self.bc
         if self.layout == "multilevel":
             return self.last(self._cycle(self.first(r), self.levels(r.shape[2:])))
         shape = r.shape[2:]
