@@ -10,11 +10,12 @@ on the CPU (torch.set_num_threads(1); OMP/OpenBLAS/MKL threads 1 for NumPy/SciPy
 
 The learned SPD multigrid uses LMG_SWEEPS learned smoothing sweeps (a degree-8 polynomial smoother),
 learned on every level (the best variant of the ablation below);
-"dcdm-ml" is DCDM with our multilevel network (sciml.linalg.dcdm_net, "multilevel": bias-free, weights
-shared across a number of levels that follows the grid), trained on 32², 64² and 128² together (3-D:
-8³ and 16³; in 2-D with the recursion bottoming out at 1², 2² and 4² in turn, so up to 8 levels deep),
-run with the paper's window of 2 and, being cheap, up to 1024²; --dcdm-seeds retrains its 2-D recipe
-with other seeds (--dcdm-coarsest 4: with the former recipe, bottom 4² only); --dcdm-boundaries runs
+"dcdm-ml" is DCDM with our multilevel network (sciml.linalg.dcdm_net, "multilevel": odd, bias-free,
+weights shared across a number of levels that follows the grid), trained on 32², 64² and 128² together
+(3-D: 8³, 16³ and 32³) with the recursion bottoming out at 1², 2² and 4² in turn, solving with the
+bottom at 2² (3-D: 4³), run with the paper's window of 2 and, being cheap, up to 1024² (3-D: 128³);
+--dcdm-seeds retrains its recipe with other seeds and compares solve-time settings (--problems
+poisson3d: the 3-D recipe; --dcdm-coarsest 4: the former recipe, bottom 4² only); --dcdm-boundaries runs
 its model on the obstacle domain with the disk and the no-flux walls switched separately.
 "mg-pcg-8" is the untrained Jacobi V(8, 8) cycle of the same cost, the control that separates what is
 learned from what is bought with more smoothing. The goal's baseline stays "mg-pcg" (Jacobi V(2, 2),
@@ -73,7 +74,7 @@ TRAIN = {
         "dcdm2d": dict(shape=(32, 32), steps=300, batch=8, ritz=200),
         "dcdm3d": dict(shape=(12, 12, 12), steps=60, batch=4, ritz=100),
         "dcdm-ml2d": dict(shape=[(16, 16), (32, 32)], steps=300, batch=8, ritz=160, layout="multilevel",
-                          cosine=True, coarsest=(1, 2, 4), odd=True),
+                          cosine=True, coarsest=(1, 2, 4), odd=True, solve_coarsest=2),
         "dcdm-ml3d": dict(shape=[(8, 8, 8), (12, 12, 12)], steps=60, batch=4, ritz=100, layout="multilevel",
                           cosine=True, coarsest=(1, 2, 4), odd=True),
         "lmg2d": dict(shape=(64, 64), steps=60, sweeps=LMG_SWEEPS, train_coarse=True),
@@ -225,7 +226,8 @@ def main(argv=None) -> int:
     ap.add_argument("--learned-ablation", action="store_true",
                     help="only the learned-multigrid ablation (sweeps × loss, untrained controls)")
     ap.add_argument("--dcdm-seeds", action="store_true",
-                    help="only the seed study of the 2-D multilevel DCDM recipe (seeds 0, 1, 2; Poisson 64² to 1024²)")
+                    help="only the seed study of the 2-D multilevel DCDM recipe (seeds 0, 1, 2; 64² to 1024²; "
+                         "--problems: which 2-D problems, default poisson2d)")
     ap.add_argument("--dcdm-coarsest", default=None,
                     help="with --dcdm-seeds: train with these recursion bottoms instead of the recipe's, e.g. 4 "
                          "(results and models get the suffix _coarsest4)")
@@ -262,7 +264,10 @@ def main(argv=None) -> int:
         return dcdm_boundary_study(mode, log)
     if args.dcdm_seeds:
         coarsest = None if args.dcdm_coarsest is None else tuple(int(c) for c in args.dcdm_coarsest.split(","))
-        return dcdm_seed_study(mode, log, coarsest)
+        problems = tuple(args.problems.split(",")) if args.problems else SEED_STUDY["problems"]
+        if any(p not in PROBLEMS for p in problems) or len({p.endswith("3d") for p in problems}) > 1:
+            ap.error(f"--problems: with --dcdm-seeds, 2-D or 3-D problems of {list(PROBLEMS)}, got {list(problems)}")
+        return dcdm_seed_study(mode, log, coarsest, problems)
     models = trained_models(mode, log)
     warm_up(models)
     sizes = dict(SIZES[mode])
@@ -411,57 +416,74 @@ def learned_ablation(log) -> int:
     return 0
 
 
-# --- multilevel DCDM: the same recipe with other seeds, and with its recursion depth capped ------------------
-SEED_STUDY = {"seeds": (0, 1, 2), "maxiter": 40, "sizes": {"quick": (32, 64, 128), "full": (64, 128, 256, 512, 1024)},
-              "max_levels": (None, 7, 6)}
+# --- multilevel DCDM: the same recipe with other seeds, and other solve-time settings ---------------------------
+SEED_STUDY = {"seeds": (0, 1, 2), "maxiter": 60,
+              "sizes": {"quick": {2: (32, 64, 128), 3: (8, 16, 32)},
+                        "full": {2: (64, 128, 256, 512, 1024), 3: (32, 64, 128)}},
+              # solve-time settings of each model: recursion bottom (DCDM.set_coarsest), window of directions
+              "variants": {2: ({"coarsest": 4, "window": 2}, {"coarsest": 2, "window": 2},
+                               {"coarsest": 2, "window": 16}),
+                           3: ({"coarsest": 4, "window": 2},)},
+              "problems": ("poisson2d",)}
 
 
-def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None) -> int:
-    """Train the 2-D multilevel DCDM recipe of TRAIN with seeds 0, 1, 2 (seed 0 is the main benchmark's model)
-    and count its iterations on 2-D Poisson (b of seed 0) up to SEED_STUDY["maxiter"], with the network's
-    recursion uncapped (its natural depth) and capped at each of SEED_STUDY["max_levels"] levels;
-    writes linear_solvers_dcdm_seeds[_coarsest<c>].json/.md."""
-    rows, training, runs = [], {}, {}
+def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None,
+                    problems: tuple[str, ...] = SEED_STUDY["problems"]) -> int:
+    """Train the multilevel DCDM recipe of TRAIN for the dimension of ``problems`` (all 2-D or all 3-D) with
+    seeds 0, 1, 2 (seed 0 is the main benchmark's model) and count its iterations on ``problems`` (b of seed
+    0) up to SEED_STUDY["maxiter"], for each solve-time variant of SEED_STUDY (recursion bottom, window);
+    writes linear_solvers_dcdm_seeds[_3d][_coarsest<c>].json/.md."""
+    rows, training = [], {}
+    dim = 3 if problems[0].endswith("3d") else 2
+    variants, sizes = SEED_STUDY["variants"][dim], SEED_STUDY["sizes"][mode][dim]
     for seed in SEED_STUDY["seeds"]:
-        model = dcdm_model(mode, "dcdm-ml2d", seed, log, coarsest)
+        model = dcdm_model(mode, f"dcdm-ml{dim}d", seed, log, coarsest)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
-        trained = model.trained_depth
-        for cap in SEED_STUDY["max_levels"]:
-            model.net.max_levels = cap
-            for n in SEED_STUDY["sizes"][mode]:
-                st = PROBLEMS["poisson2d"](n)
-                b = rhs(st)
-                levels = model.net.levels(st.shape)
-                for tol in TOLS:
-                    key = (seed, n, levels, tol)  # a cap that does not bind repeats the uncapped run
-                    if key not in runs:
-                        _, info = model.solve(st, b, rtol=tol, maxiter=SEED_STUDY["maxiter"])
-                        runs[key] = {"its": info.iterations, "converged": info.converged, "solve_s": info.time}
-                        log(f"dcdm-ml seed {seed} poisson2d {n} levels {levels} tol {tol:.0e}: "
-                            f"{info.iterations} its, {info.time:.3g} s")
-                    rows.append({"seed": seed, "max_levels": cap, "levels": levels, "trained_levels": trained,
-                                 "n": n, "tol": tol, **runs[key]})
-    table_rows = []
-    for seed in SEED_STUDY["seeds"]:
-        for cap in SEED_STUDY["max_levels"]:
-            t = {"seed": seed, "max levels": cap or "–", "final training loss": f"{training[seed]['loss_last']:.2e}"}
-            for n in SEED_STUDY["sizes"][mode]:
-                its = [pick(rows, seed=seed, n=n, tol=tol, max_levels=cap)[0] for tol in TOLS]
-                t[f"{n}^2"] = (" / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its)
-                               + f" ({its[0]['levels']})")
-            table_rows.append(t)
-    cols = ["seed", "max levels", "final training loss", *[f"{n}^2" for n in SEED_STUDY["sizes"][mode]]]
-    table = ("## Multilevel DCDM (window 2) iterations to 1e-4 / 1e-8 on 2-D Poisson, one model per seed "
-             "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
-    recipe, tag = dcdm_recipe(mode, "dcdm-ml2d", coarsest)
+        for prob in problems:
+            for v in variants:
+                model.set_coarsest(v["coarsest"])
+                for n in sizes:
+                    st = PROBLEMS[prob](n)
+                    b = rhs(st)
+                    levels = model.net.levels(st.shape)
+                    for tol in TOLS:
+                        _, info = model.solve(st, b, rtol=tol, maxiter=SEED_STUDY["maxiter"], window=v["window"])
+                        log(f"dcdm-ml seed {seed} {prob} {n} bottom {v['coarsest']} window {v['window']} "
+                            f"({levels} levels) tol {tol:.0e}: {info.iterations} its, {info.time:.3g} s")
+                        rows.append({"seed": seed, "problem": prob, **v, "levels": levels,
+                                     "trained_levels": model.trained_depth, "n": n, "tol": tol,
+                                     "its": info.iterations, "converged": info.converged, "solve_s": info.time})
+    tables = []
+    for prob in problems:
+        table_rows = []
+        for v in variants:
+            for seed in SEED_STUDY["seeds"]:
+                t = {"bottom": f"{v['coarsest']}" + "²³"[dim - 2], "window": v["window"], "seed": seed,
+                     "final training loss": f"{training[seed]['loss_last']:.2e}"}
+                for n in sizes:
+                    its = [pick(rows, seed=seed, problem=prob, n=n, tol=tol, **v)[0] for tol in TOLS]
+                    t[f"{n}^{dim}"] = (" / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its)
+                                   + f" ({its[0]['levels']})")
+                ends = [[pick(rows, seed=seed, problem=prob, n=n, tol=tol, **v)[0] for tol in TOLS]
+                        for n in (sizes[0], sizes[-1])]
+                t["growth"] = " / ".join(f"×{b['its'] / a['its']:.2f}" + ("" if b["converged"] else "✗")
+                                         for a, b in zip(*ends))
+                table_rows.append(t)
+        cols = ["bottom", "window", "seed", "final training loss", *[f"{n}^{dim}" for n in sizes], "growth"]
+        tables.append(f"## {prob}: multilevel DCDM iterations to 1e-4 / 1e-8, one model per seed "
+                      "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
+    recipe, tag = dcdm_recipe(mode, f"dcdm-ml{dim}d", coarsest)
     notes = (f"Recipe: {recipe}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
              f"The training recursion reaches at most {max(r['trained_levels'] for r in rows)} levels "
-             "(training grids × recursion bottoms 'coarsest'); 'max levels' caps the recursion "
-             "(DCDMNet.max_levels; – = the natural depth, down to a 4² grid)."
+             "(training grids × recursion bottoms 'coarsest'); 'bottom': where the recursion stops at solve "
+             "time (DCDM.set_coarsest: coarsening stops below twice that many cells per side); 'window': the "
+             "directions q is A-orthogonalised against (the paper: 2); growth: iterations at the largest size "
+             "/ at the smallest (goal ≤ 1.25)."
              + ("" if coarsest else " Seed 0 is the model of linear_solvers.md."))
-    suffix = (f"_{tag}" if tag else "") + ("_quick" if mode == "quick" else "")
+    suffix = ("_3d" if dim == 3 else "") + (f"_{tag}" if tag else "") + ("_quick" if mode == "quick" else "")
     write_results(f"linear_solvers_dcdm_seeds{suffix}",
-                  {"mode": mode, "study": SEED_STUDY, "training": training, "results": rows}, table, notes)
+                  {"mode": mode, "study": {**SEED_STUDY, "problems": list(problems)}, "training": training,
+                   "results": rows}, "\n\n".join(tables), notes)
     return 0
 
 
@@ -491,7 +513,7 @@ def dcdm_mode_study(mode: str, log) -> int:
     ‖h(v) + h(−v)‖ / ‖h(v) − h(−v)‖, per grid size; writes linear_solvers_dcdm_modes[_quick].json/.md."""
     model = dcdm_model(mode, "dcdm-ml2d", SEED, log)
     rows = []
-    for n in SEED_STUDY["sizes"][mode]:
+    for n in SEED_STUDY["sizes"][mode][2]:
         k, x = n // 8, np.arange(1, n + 1) / (n + 1)
         mode_k = np.sin(k * np.pi * x)
         v = torch.from_numpy(np.outer(mode_k, mode_k).reshape(-1, 1))

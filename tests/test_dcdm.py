@@ -287,6 +287,34 @@ def test_recursion_capped_at_the_trained_depth_is_kept_on_save_and_set_on_cached
         model.cap_depth(0)
 
 
+def test_solve_time_recursion_bottom_is_kept_on_save_and_set_on_cached_models(tmp_path, monkeypatch):
+    """solve_coarsest / set_coarsest: the recursion bottom at solve time (default: the last bottom of
+    training) changes the depth on the same weights, survives save/load, and a cached model gets a
+    recipe's bottom without retraining."""
+    monkeypatch.setenv("SCIML_DATA", str(tmp_path))
+    recipe = dict(steps=3, batch=2, ritz=20, layout="multilevel", coarsest=(1, 4))
+    model = DCDM.train([Stencil.poisson((8, 8)), Stencil.poisson((16, 16))], **recipe)
+    assert model.net.coarsest == 4 and model.net.levels((64, 64)) == 5  # 64 → 4
+    x = torch.randn(1, 1, 64, 64)
+    at4 = model.net(x)
+    assert model.set_coarsest(2) is model and model.net.levels((64, 64)) == 6 and model.meta["coarsest"] == 2
+    at2 = model.net(x)
+    assert not torch.allclose(at2, at4)  # one level deeper: another network output on the same weights
+    model.save("bottom2")
+    loaded = DCDM.load("bottom2")
+    assert loaded.net.coarsest == 2 and torch.equal(loaded.net(x), at2)
+    assert DCDM.cached("bottom2", [(8, 8), (16, 16)], **recipe).net.coarsest == 4  # the recipe's default
+    again = DCDM.cached("bottom2", [(8, 8), (16, 16)], solve_coarsest=2, **recipe)
+    assert again.net.coarsest == 2 and torch.equal(again.net.first.weight, model.net.first.weight)
+    trained2 = DCDM.train(Stencil.poisson((8, 8)), steps=1, batch=2, ritz=20, layout="multilevel",
+                          coarsest=(1, 4), solve_coarsest=2)
+    assert trained2.net.coarsest == 2 and trained2.meta["train_coarsest"] == [1, 4]
+    with pytest.raises(InputError, match="coarsest: expected a positive integer or None"):
+        model.set_coarsest(0)
+    with pytest.raises(InputError, match="coarsest: only the multilevel layout recurses"):
+        DCDM.train(Stencil.poisson((8, 8)), steps=1, batch=2, ritz=20).set_coarsest(2)
+
+
 def test_padding_follows_the_boundary_conditions():
     """Zeros on Dirichlet sides, the edge value on no-flux sides; all-Dirichlet is the plain zero padding,
     so models trained before keep their outputs on Dirichlet systems."""

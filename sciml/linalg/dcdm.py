@@ -101,6 +101,7 @@ class DCDM:
         coarsest: int | Sequence[int] = 4,
         max_levels: int | str | None = None,
         odd: bool = False,
+        solve_coarsest: int | None = None,
     ) -> DCDM:
         """Train on ``stencil`` (the training operator, or a list of operators of one dimension that
         the steps cycle through, e.g. two grid sizes so that the multilevel layout sees two depths):
@@ -112,7 +113,8 @@ class DCDM:
         ``coarsest`` (multilevel layout): where the recursion stops (:class:`DCDMNet`). A sequence,
         e.g. ``(1, 2, 4)``, cycles through its values, one per pass over the operators, so the shared
         blocks are trained at more depths than the training grids give (32²–128²: up to 8 levels
-        instead of 6); the model then solves with the last value. Trained at one bottom only, the
+        instead of 6); the model then solves with the last value, or with ``solve_coarsest``
+        (:meth:`set_coarsest`). Trained at one bottom only, the
         recursion stalled 2 levels beyond its training depth for 2 seeds of 3 (see :mod:`.dcdm_net`).
         ``max_levels``: the model's cap on the recursion at solve time (:meth:`cap_depth`; None: the
         depth follows the grid; "trained": the deepest recursion of training). ``odd``: train and solve
@@ -189,7 +191,7 @@ class DCDM:
             "params": sum(p.numel() for p in net.parameters()),
             "loss_history": [float(np.mean(losses[i : i + 10])) for i in range(0, len(losses), 10)],
         }
-        return cls(net, window=window, meta=meta).cap_depth(max_levels)
+        return cls(net, window=window, meta=meta).cap_depth(max_levels).set_coarsest(solve_coarsest)
 
     @property
     def trained_depth(self) -> int | None:
@@ -207,8 +209,8 @@ class DCDM:
         Deeper than trained is an extrapolation of the shared blocks. The non-odd 2-D multilevel
         model (8 levels in training) stalled uncapped at 1024² on no-flux walls (9 levels; obstacle
         domain: residual 0.2 after 300 iterations to 1e-4, ``linear_solvers_obstacle.md``) and needed
-        this cap; the odd model of :data:`RECIPES` does not (``linear_solvers_dcdm_seeds.md`` compares
-        caps). A shallow training depth is not a good cap: trained at one bottom only (6 levels),
+        this cap (``linear_solvers_dcdm_seeds_nonodd.md`` compares caps); the odd model of :data:`RECIPES`
+        does not. A shallow training depth is not a good cap: trained at one bottom only (6 levels),
         capping at 6 cost Poisson 27 iterations instead of 8 at 1024²
         (``linear_solvers_dcdm_seeds_coarsest4.md``)."""
         if max_levels == "trained":
@@ -219,6 +221,28 @@ class DCDM:
         )
         self.net.max_levels = None if max_levels is None else int(max_levels)
         self.meta["max_levels"] = self.net.max_levels
+        return self
+
+    def set_coarsest(self, coarsest: int | None) -> DCDM:
+        """Solve with the multilevel recursion bottoming out at ``coarsest`` cells per side (it stops
+        coarsening below 2·coarsest; None: the last bottom of training); kept in the metadata. Returns self.
+
+        The 2-D recipe trains with bottoms 1², 2², 4² and solves with 2² (:data:`RECIPES`): on the
+        obstacle domain the bottom 4² gave seed 0 11 → 12 / 21 → 33 iterations (1e-4 / 1e-8) from 64² to
+        1024², the bottom 2² 10 → 10 / 18 → 22 with the same weights (``linear_solvers_dcdm_seeds.md``,
+        which compares both bottoms for three seeds)."""
+        if coarsest is None:
+            coarsest = (self.meta.get("train_coarsest") or [self.net.coarsest])[-1]
+        check(
+            isinstance(coarsest, (int, np.integer)) and coarsest >= 1,
+            f"coarsest: expected a positive integer or None, got {coarsest!r}",
+        )
+        check(
+            self.net.layout == "multilevel" or coarsest == self.net.coarsest,
+            f"coarsest: only the multilevel layout recurses, got {coarsest!r} for layout {self.net.layout!r}",
+        )
+        self.net.coarsest = int(coarsest)
+        self.meta["coarsest"] = self.net.coarsest
         return self
 
     # --- solving ------------------------------------------------------------------------------------------
@@ -315,13 +339,14 @@ class DCDM:
     def cached(cls, name: str, shapes: Sequence[Sequence[int]], seed: int = 0, log=None, **recipe) -> DCDM:
         """The model ``name`` from the cache if its metadata records this recipe (the Dirichlet
         Poisson operators of ``shapes``, ``seed`` and the :meth:`train` options ``recipe``); else
-        trained on them and saved under ``name`` (``log(message)`` is told first). ``max_levels`` in
-        the recipe is a solve-time setting: a cached model gets it without retraining."""
+        trained on them and saved under ``name`` (``log(message)`` is told first). ``max_levels`` and
+        ``solve_coarsest`` in the recipe are solve-time settings: a cached model gets them without
+        retraining."""
         shapes = [tuple(int(n) for n in s) for s in shapes]
         if cls.exists(name):
             model = cls.load(name)
             if _trained_with(model.meta, shapes, seed, recipe):
-                return model.cap_depth(recipe.get("max_levels"))
+                return model.cap_depth(recipe.get("max_levels")).set_coarsest(recipe.get("solve_coarsest"))
         if log is not None:
             log(f"training DCDM model {name!r} on Poisson {shapes} ({recipe.get('steps', 2000)} steps; once)")
         model = cls.train([Stencil.poisson(s) for s in shapes], seed=seed, **recipe)
@@ -350,20 +375,20 @@ def _trained_with(meta: dict, shapes: list, seed: int, recipe: dict) -> bool:
     return all(have.get(k) == v for k, v in want.items())
 
 
-#: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors.
-#: ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0 is used here). The 2-D one cycles
-#: the recursion's bottom (``coarsest``): with the bottom fixed at 4², 2 seeds of 3 stall from 512²
-#: (``linear_solvers_dcdm_seeds_coarsest4.md``), with (1, 2, 4) all 3 converge to 1024² on Poisson. It
-#: trains the odd network (``odd``, :class:`~sciml.linalg.dcdm_net.DCDMNet`), whose iterations stay flat
-#: from 64² to 1024² with the recursion uncapped (the earlier, non-odd model needed a cap at its 8 training
-#: levels: the 9th stalled on no-flux walls; see :meth:`DCDM.cap_depth`). The 3-D one does both too: with
-#: the bottom at 4³ and not odd, Poisson grew 7 → 11 iterations to 1e-4 from 32³ to 128³
-#: (``linear_solvers_3d128.md``).
+#: Training recipes of :func:`pretrained` per (layout, dimension): training grids, steps, batch, Ritz vectors,
+#: and the solve-time recursion bottom. ``benchmarks/linear_solvers.py`` trains the multilevel ones (seed 0 is
+#: used here; ``--dcdm-seeds`` trains seeds 1 and 2). Both train the odd network (``odd``,
+#: :class:`~sciml.linalg.dcdm_net.DCDMNet`) with the recursion's bottom cycled (``coarsest``; with the bottom
+#: fixed at 4² and not odd, 2 seeds of 3 stalled from 512², ``linear_solvers_dcdm_seeds_coarsest4.md``).
+#: 2-D: solved with the bottom at 2² (:meth:`DCDM.set_coarsest`), seeds 0 and 1 stay within ×1.22 of their
+#: 64² count up to 1024² on Poisson, Darcy and the obstacle domain, seed 2 up to 512² on Poisson and Darcy
+#: (``linear_solvers_dcdm_seeds.md``). 3-D: trained on 8³, 16³ and 32³; three seeds in
+#: ``linear_solvers_dcdm_seeds_3d.md``.
 RECIPES = {
     ("multilevel", 2): {"shapes": [(32, 32), (64, 64), (128, 128)], "steps": 2400, "batch": 8, "ritz": 400,
+                        "cosine": True, "coarsest": (1, 2, 4), "odd": True, "solve_coarsest": 2},
+    ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16), (32, 32, 32)], "steps": 1200, "batch": 4, "ritz": 300,
                         "cosine": True, "coarsest": (1, 2, 4), "odd": True},
-    ("multilevel", 3): {"shapes": [(8, 8, 8), (16, 16, 16)], "steps": 600, "batch": 4, "ritz": 300, "cosine": True,
-                        "coarsest": (1, 2, 4), "odd": True},
     ("from64", 2): {"shapes": [(64, 64)], "steps": 1500, "batch": 16, "ritz": 400},
     ("from64", 3): {"shapes": [(32, 32, 32)], "steps": 600, "batch": 8, "ritz": 300},
 }
@@ -372,8 +397,8 @@ RECIPES = {
 def pretrained(dim: int = 2, layout: str = "multilevel", name: str | None = None, verbose: bool = True) -> DCDM:
     """The default DCDM model for ``dim`` and ``layout`` (``poisson{dim}d-{layout}`` in the cache),
     trained on the Dirichlet Poisson operators of :data:`RECIPES` and saved the first time it is
-    asked for, or when the cached one was made with another recipe (2-D multilevel: about 6
-    CPU-minutes)."""
+    asked for, or when the cached one was made with another recipe (multilevel, one thread of a shared
+    2-core CPU: 2-D 13–21 minutes, 3-D 9 minutes)."""
     check(dim in (2, 3), f"dim: expected 2 or 3, got {dim}")
     check((layout, dim) in RECIPES, f"layout: expected one of {sorted({k[0] for k in RECIPES})}, got {layout!r}")
     name = name or f"poisson{dim}d-{layout}"

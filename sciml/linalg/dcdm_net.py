@@ -31,7 +31,7 @@ but no cap suits every seed and size. What fixes the stall is training deeper: `
 coarsest=(1, 2, 4))`` cycles the bottom, so the same grids train up to 8 levels, and all three seeds
 then converge at every size to 1024² on Poisson (1e-4 / 1e-8 at 1024²: 13 / 23, 12 / 24, 15 / 24;
 64²–256²: 5–10 / 11–18), at the price of more growth from 512² on than the lucky seed 0 of the old
-recipe (``benchmarks/results/linear_solvers_dcdm_seeds[_coarsest4].md``). One level beyond those 8
+recipe (``benchmarks/results/linear_solvers_dcdm_seeds_nonodd.md``, ``…_coarsest4.md``). One level beyond those 8
 (1024², 9 levels) it still stalled on domains with no-flux walls, so that recipe capped the recursion
 at its trained depth (``DCDM.cap_depth("trained")``); the odd network below needs no cap. In single trials with the
 old recipe, seed 1 trained on 32²–256² still stalled at 512², float64 inference did not help, and
@@ -45,10 +45,12 @@ mean is amplified like a smooth residual, so the deeper the recursion, the more 
 component swamps the direction. On the trained 2-D model, h's even part h(v) + h(−v) for a Poisson
 eigenmode v of wavelength 16 cells grows 5.6× per level, from 26× its odd part at 64² to 2.6·10⁴× at
 1024², while f(v) stays parallel to v (|cos| 0.999 at every size; ``linear_solvers_dcdm_modes.md``).
-Trained odd, the 2-D recipe's iterations to 1e-4 / 1e-8 from 64² to 1024², uncapped, are Poisson 5 → 6
-/ 12 → 12, Darcy 11 → 12 / 23 → 29, obstacle domain 11 → 15 / 21 → 31, against 6 → 13 / 14 → 23,
-13 → 26 / 29 → 50 and 12 → 30 / 25 → 65 for the non-odd model capped at its training depth
-(``linear_solvers.md`` now, ``linear_solvers_2d.md`` before); 3-D: see :data:`~sciml.linalg.dcdm.RECIPES`.
+Trained odd and solved with the recursion's bottom at 2² (:meth:`DCDM.set_coarsest`), seeds 0 and 1 of
+the 2-D recipe stay within ×1.22 of their 64² count (1e-4 and 1e-8) up to 1024² on Poisson, Darcy and
+the obstacle domain, and seed 2 within ×1.12 up to 512² on Poisson and Darcy (×1.39 on the obstacle
+domain), growing ×1.4–2.2 at 1024², two levels deeper than its training (``linear_solvers_dcdm_seeds.md``);
+the non-odd model capped at its training depth went 6 → 13 / 14 → 23, 13 → 26 / 29 → 50 and
+12 → 30 / 25 → 65 (``linear_solvers_2d.md``); 3-D: see :data:`~sciml.linalg.dcdm.RECIPES`.
 The cost is two network evaluations per direction (one batch of 2k).
 
 The weights never depend on the grid size; odd sizes are zero-padded to even and cropped back.
