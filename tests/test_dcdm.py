@@ -354,3 +354,22 @@ def test_boundary_padding_fixes_dcdm_next_to_no_flux_walls(multilevel):
     padded = multilevel.solve(st, b, rtol=1e-6, maxiter=300)[1]
     zeros = multilevel.solve(st, b, rtol=1e-6, maxiter=300, boundary_padding=False)[1]
     assert padded.converged and 2 * padded.iterations < zeros.iterations, (padded.iterations, zeros.iterations)
+
+
+@pytest.mark.parametrize("dim, layout", [(2, "multilevel"), (2, "from64"), (3, "multilevel")])
+def test_channels_last_weights_give_the_contiguous_networks_output(dim, layout):
+    """DCDMNet keeps its weights channels-last (the fast CPU convolution path); the output equals that of
+    the same weights in the default layout to float32 rounding, with boundary padding too."""
+    torch.manual_seed(0)
+    net = DCDMNet(dim, layout, odd=layout == "multilevel")
+    fmt = torch.channels_last if dim == 2 else torch.channels_last_3d
+    assert all(p.is_contiguous(memory_format=fmt) for p in net.parameters() if p.dim() == dim + 2)
+    twin = DCDMNet(dim, layout, odd=layout == "multilevel")
+    twin.load_state_dict(net.state_dict())
+    twin.to(memory_format=torch.contiguous_format)
+    assert all(p.is_contiguous() for p in twin.parameters())
+    r = torch.randn(2, 1, *(20 if dim == 2 else 12,) * dim)
+    for bc in (None, ("neumann", "dirichlet") * dim):
+        with torch.no_grad():
+            y, y0 = net(r, bc=bc), twin(r, bc=bc)
+        assert torch.allclose(y, y0, rtol=1e-4, atol=1e-5 * y0.abs().max().item())
