@@ -439,6 +439,7 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None,
     for seed in SEED_STUDY["seeds"]:
         model = dcdm_model(mode, f"dcdm-ml{dim}d", seed, log, coarsest)
         training[seed] = {k: v for k, v in model.meta.items() if k != "loss_history"}
+        trained_levels = model.trained_depth
         for prob in problems:
             for v in variants:
                 model.set_coarsest(v["coarsest"])
@@ -451,27 +452,11 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None,
                         log(f"dcdm-ml seed {seed} {prob} {n} bottom {v['coarsest']} window {v['window']} "
                             f"({levels} levels) tol {tol:.0e}: {info.iterations} its, {info.time:.3g} s")
                         rows.append({"seed": seed, "problem": prob, **v, "levels": levels,
-                                     "trained_levels": model.trained_depth, "n": n, "tol": tol,
+                                     "trained_levels": trained_levels, "n": n, "tol": tol,
                                      "its": info.iterations, "converged": info.converged, "solve_s": info.time})
-    tables = []
-    for prob in problems:
-        table_rows = []
-        for v in variants:
-            for seed in SEED_STUDY["seeds"]:
-                t = {"bottom": f"{v['coarsest']}" + "²³"[dim - 2], "window": v["window"], "seed": seed,
-                     "final training loss": f"{training[seed]['loss_last']:.2e}"}
-                for n in sizes:
-                    its = [pick(rows, seed=seed, problem=prob, n=n, tol=tol, **v)[0] for tol in TOLS]
-                    t[f"{n}^{dim}"] = (" / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its)
-                                   + f" ({its[0]['levels']})")
-                ends = [[pick(rows, seed=seed, problem=prob, n=n, tol=tol, **v)[0] for tol in TOLS]
-                        for n in (sizes[0], sizes[-1])]
-                t["growth"] = " / ".join(f"×{b['its'] / a['its']:.2f}" + ("" if b["converged"] else "✗")
-                                         for a, b in zip(*ends))
-                table_rows.append(t)
-        cols = ["bottom", "window", "seed", "final training loss", *[f"{n}^{dim}" for n in sizes], "growth"]
-        tables.append(f"## {prob}: multilevel DCDM iterations to 1e-4 / 1e-8, one model per seed "
-                      "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
+    tables = seed_study_tables(rows, training, problems, variants, sizes, dim)
+    study = {"seeds": SEED_STUDY["seeds"], "maxiter": SEED_STUDY["maxiter"],  # the settings of this dimension
+             "sizes": {m: s[dim] for m, s in SEED_STUDY["sizes"].items()}, "variants": variants, "problems": problems}
     recipe, tag = dcdm_recipe(mode, f"dcdm-ml{dim}d", coarsest)
     notes = (f"Recipe: {recipe}; ✗: not converged in {SEED_STUDY['maxiter']} iterations. "
              f"The training recursion reaches at most {max(r['trained_levels'] for r in rows)} levels "
@@ -482,9 +467,32 @@ def dcdm_seed_study(mode: str, log, coarsest: tuple[int, ...] | None = None,
              + ("" if coarsest else " Seed 0 is the model of linear_solvers.md."))
     suffix = ("_3d" if dim == 3 else "") + (f"_{tag}" if tag else "") + ("_quick" if mode == "quick" else "")
     write_results(f"linear_solvers_dcdm_seeds{suffix}",
-                  {"mode": mode, "study": {**SEED_STUDY, "problems": list(problems)}, "training": training,
-                   "results": rows}, "\n\n".join(tables), notes)
+                  {"mode": mode, "study": study, "training": training,
+                   "results": rows}, tables, notes)
     return 0
+
+
+def seed_study_tables(rows, training, problems, variants, sizes, dim) -> str:
+    """One markdown table per problem of :func:`dcdm_seed_study`: iterations to 1e-4 / 1e-8 per size (levels
+    in parentheses) and their growth from the smallest size to the largest, per variant and seed."""
+    tables = []
+    for prob in problems:
+        table_rows = []
+        for v in variants:
+            for seed in SEED_STUDY["seeds"]:
+                t = {"bottom": f"{v['coarsest']}" + "²³"[dim - 2], "window": v["window"], "seed": seed,
+                     "final training loss": f"{training[seed]['loss_last']:.2e}"}
+                its = {n: [pick(rows, seed=seed, problem=prob, n=n, tol=tol, **v)[0] for tol in TOLS] for n in sizes}
+                for n in sizes:
+                    t[f"{n}^{dim}"] = (" / ".join(f"{r['its']}" + ("" if r["converged"] else "✗") for r in its[n])
+                                       + f" ({its[n][0]['levels']})")
+                t["growth"] = " / ".join(f"×{b['its'] / a['its']:.2f}" + ("" if b["converged"] else "✗")
+                                         for a, b in zip(its[sizes[0]], its[sizes[-1]]))
+                table_rows.append(t)
+        cols = ["bottom", "window", "seed", "final training loss", *[f"{n}^{dim}" for n in sizes], "growth"]
+        tables.append(f"## {prob}: multilevel DCDM iterations to 1e-4 / 1e-8, one model per seed "
+                      "(grid levels of the network in parentheses)\n\n" + markdown_table(table_rows, cols))
+    return "\n\n".join(tables)
 
 
 # --- which boundary hurts the multilevel DCDM on the obstacle domain -----------------------------------------
