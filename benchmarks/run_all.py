@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["pinn_throughput.py", "solvers_convergence.py", "pinns.py", "linear_solvers.py", "operators.py",
-           "neural_ode.py"]
+           "neural_ode.py", "conv_layout.py"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,26 @@ def test_mgno_circular_padding_is_periodic_shift_equivariant():
     assert not torch.allclose(dirichlet(shift(x)), shift(dirichlet(x)), atol=1e-3)
 
 
+@pytest.mark.parametrize("padding", ["zeros", "circular", "reflect"])
+def test_mgno_channels_last_weights_give_the_contiguous_networks_output(padding):
+    """MgNO keeps its weights channels-last (the fast CPU convolution path); the output and the
+    gradients equal those of the same weights in the default layout to float32 rounding."""
+    torch.manual_seed(0)
+    net = MgNO(1, 1, width=8, levels=3, layers=2, padding=padding)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in net.parameters() if p.dim() == 4)
+    twin = MgNO(1, 1, width=8, levels=3, layers=2, padding=padding)
+    twin.load_state_dict(net.state_dict())
+    twin.to(memory_format=torch.contiguous_format)
+    assert all(p.is_contiguous() for p in twin.parameters())
+    x = torch.randn(2, 1, 21, 18)
+    y, y0 = net(x), twin(x)
+    assert torch.allclose(y, y0, rtol=1e-4, atol=1e-5 * y0.abs().max().item())
+    y.square().sum().backward()
+    y0.square().sum().backward()
+    for (name, p), p0 in zip(net.named_parameters(), twin.parameters()):
+        assert torch.allclose(p.grad, p0.grad, rtol=1e-3, atol=1e-5 * p0.grad.abs().max().item()), name
+
+
 def test_mgconv_is_linear_and_one_level_is_one_convolution():
     torch.manual_seed(0)
     conv = MgConv(2, 3, [(1, 1), (2, 0), (1, 0)]).double()
