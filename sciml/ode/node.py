@@ -17,6 +17,8 @@ terms carry no graph; instead the local regulariser of Pal, Edelman & Rackauckas
 sample t_reg ~ U[t0, t_end], add it to the output times (so z(t_reg) gets adjoint gradients), and take
 one embedded step of the same method from z(t_reg) with the step size the solver used there, outside
 the solver with autograd. ``stats.local`` is then True and ``stats.nfe_extra`` counts its s evaluations.
+``local=True`` uses the same one-step estimate with direct backpropagation (an extra output time does
+not change torchdiffeq's steps, so the solve and its NFE are those of the global mode).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class NeuralODE(nn.Module):
             give error and stiffness statistics, fixed-grid ones (euler, rk4, ...) only NFE.
         rtol, atol: tolerances (torchdiffeq's defaults).
         adjoint: use ``odeint_adjoint`` (O(1) memory) with the local one-step regulariser.
+        local: the local one-step regulariser also with direct backpropagation (implied by ``adjoint``;
+            adaptive methods only).
         options, adjoint_options: passed to torchdiffeq (e.g. ``{"first_step": 0.1}``).
 
     Shapes: y0 (*S) → y (len(t), *S).
@@ -58,6 +62,7 @@ class NeuralODE(nn.Module):
         adjoint: bool = False,
         options: dict | None = None,
         adjoint_options: dict | None = None,
+        local: bool = False,
     ):
         super().__init__()
         if not callable(func):
@@ -75,6 +80,7 @@ class NeuralODE(nn.Module):
         self.method = method
         self.rtol, self.atol = rtol, atol
         self.adjoint = adjoint
+        self.local = bool(local) or adjoint
         self.options = dict(options or {})
         self.adjoint_options = dict(adjoint_options or {})
         adaptive = method in ADAPTIVE_METHODS
@@ -94,16 +100,16 @@ class NeuralODE(nn.Module):
         else:
             self.recorder.reset(y0.shape)
         kwargs = dict(rtol=self.rtol, atol=self.atol, method=self.method, options=self.options)
-        if not self.adjoint:
-            try:
-                y = odeint(self.recorder, y0, t, **kwargs)
-            finally:
-                self.recorder.finish()
-            return y, self._global_stats()
-        t_reg = _sample_between(t) if self.tableau is not None else None
+        if self.adjoint:
+            solve = lambda times: odeint_adjoint(
+                self.recorder, y0, times, adjoint_options=self.adjoint_options, **kwargs
+            )
+        else:
+            solve = lambda times: odeint(self.recorder, y0, times, **kwargs)
+        t_reg = _sample_between(t) if self.local and self.tableau is not None else None
         t_solve = t if t_reg is None else torch.sort(torch.cat([t, t_reg.view(1)])).values
         try:
-            y = odeint_adjoint(self.recorder, y0, t_solve, adjoint_options=self.adjoint_options, **kwargs)
+            y = solve(t_solve)
         finally:
             self.recorder.finish()
         if t_reg is None:
