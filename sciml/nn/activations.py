@@ -83,19 +83,19 @@ def _sin_shift(v):
     return torch.sin(z), math.pi * torch.cos(z)
 
 
-def _outer_sin_plus_id(outer, d1, d2):
-    """f(v) = outer(sin(π(v+1))) + v with f', f'' by the chain rule (DGNO's Tanh_Sin, SiLU_Sin)."""
+def _outer_sin_plus_id(name, outer, d1, d2) -> Activation:
+    """f(v) = outer(sin(π(v+1))) + v with f', f'' by the chain rule (DGNO's Tanh_Sin, SiLU_Sin).
+    f alone evaluates only the value (a MultiONet's forward pass); the jets use the fused triple."""
+
+    def f(v):
+        return outer(torch.sin(math.pi * (v + 1))) + v
 
     def all3(v):
         s, ds = _sin_shift(v)
         g1 = d1(s)
         return outer(s) + v, g1 * ds + 1, d2(s) * ds * ds - g1 * math.pi**2 * s
 
-    return all3
-
-
-_tanh_sin_all = _outer_sin_plus_id(torch.tanh, _tanh_d1, _tanh_d2)
-_silu_sin_all = _outer_sin_plus_id(_silu, _silu_d1, _silu_d2)
+    return Activation(name, f, lambda v: all3(v)[1], lambda v: all3(v)[2], all3)
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -107,10 +107,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("gelu", lambda v: v * _Phi(v), lambda v: _Phi(v) + v * _phi(v), lambda v: _phi(v) * (2 - v * v)),
         Activation("silu", torch.nn.functional.silu, _silu_d1, _silu_d2),
         # MultiONet / DGNO (yaohua32/DGenNO Networks/FunActivation.py): signed, identity-skewed
-        Activation("tanh_sin", lambda v: _tanh_sin_all(v)[0], lambda v: _tanh_sin_all(v)[1],
-                   lambda v: _tanh_sin_all(v)[2], _tanh_sin_all),
-        Activation("silu_sin", lambda v: _silu_sin_all(v)[0], lambda v: _silu_sin_all(v)[1],
-                   lambda v: _silu_sin_all(v)[2], _silu_sin_all),
+        _outer_sin_plus_id("tanh_sin", torch.tanh, _tanh_d1, _tanh_d2),
+        _outer_sin_plus_id("silu_sin", _silu, _silu_d1, _silu_d2),
         Activation("silu_id", lambda v: _silu(v) + v, lambda v: _silu_d1(v) + 1, _silu_d2),
         Activation("softplus", torch.nn.functional.softplus, torch.sigmoid,
                    lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))),

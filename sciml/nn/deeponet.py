@@ -19,6 +19,7 @@ Evaluation paths (``B`` functions, ``m`` sensors, ``d`` coordinates, ``N`` point
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
 
 import torch
@@ -50,11 +51,53 @@ def glorot_linears(sizes: Sequence[int], argument: str) -> nn.ModuleList:
     return layers
 
 
+class ConvEncoder(nn.Module):
+    """Convolutional encoder of a field given as flattened sensor values: ``(B, C·H·W) -> (B, out)``.
+
+    ``len(channels)`` convolutions (``kernel``×``kernel``, stride ``stride``, no padding), each followed by
+    ``activation``, then one linear layer from the flattened feature map to ``out`` (linear output).
+    The branch encoder of the DGNO/MultiONet Darcy examples (yaohua32/DGenNO
+    ``Example_DarcyFlow_continuous``, ``Networks/CNNet.py``): channels 32, 64, 128, 5×5, stride 2,
+    SiLU, ``out = 128``. As :class:`BranchTrunk` ``encoder`` it runs before the branch MLP, whose
+    first size must be ``out``. PyTorch's default initialisation (as the reference).
+    """
+
+    def __init__(self, shape: Sequence[int], channels: Sequence[int] = (32, 64, 128), out: int = 128,
+                 kernel: int = 5, stride: int = 2, activation="silu"):
+        super().__init__()
+        check(
+            len(shape) == 3 and all(isinstance(s, int) and s > 0 for s in shape),
+            f"shape: expected (channels, H, W) of the input field, got {tuple(shape)!r}",
+        )
+        check(len(channels) >= 1 and all(isinstance(c, int) and c > 0 for c in channels),
+              f"channels: expected a list of positive channel counts, got {list(channels)!r}")
+        self.shape = tuple(shape)
+        c, h, w = self.shape
+        convs = []
+        for k in channels:
+            convs.append(nn.Conv2d(c, k, kernel, stride=stride))
+            c, h, w = k, (h - kernel) // stride + 1, (w - kernel) // stride + 1
+            check(h >= 1 and w >= 1, f"shape: {tuple(shape)} is too small for {len(channels)} "
+                                     f"{kernel}x{kernel} stride-{stride} convolutions")
+        self.convs = nn.ModuleList(convs)
+        self.fc = nn.Linear(c * h * w, out)
+        self.act = activation_fn(activation)
+        self.in_features, self.out_features = math.prod(self.shape), out
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        x = u.reshape(u.shape[0], *self.shape)
+        for conv in self.convs:
+            x = self.act(conv(x))
+        return self.fc(x.flatten(1))
+
+
 class BranchTrunk(nn.Module, abc.ABC):
     """Shared plumbing of DeepONet and MultiONet: two MLPs, their features at each depth, shape checks.
 
     Subclasses implement :meth:`combine`, which turns the lists of per-depth branch features
-    (B, w_k) and trunk features (..., w_k) into the output.
+    (B, w_k) and trunk features (..., w_k) into the output. ``encoder`` (optional, e.g.
+    :class:`ConvEncoder`): a module mapping the sensor values ``(B, m)`` to ``(B, branch[0])`` before the
+    branch MLP; then ``m`` is ``encoder.in_features``.
     """
 
     def __init__(
@@ -65,6 +108,7 @@ class BranchTrunk(nn.Module, abc.ABC):
         branch_activation=None,
         activate_branch_head: bool = False,
         activate_trunk_head: bool = True,
+        encoder: nn.Module | None = None,
     ):
         super().__init__()
         self.branch = glorot_linears(branch, "branch")
@@ -75,7 +119,15 @@ class BranchTrunk(nn.Module, abc.ABC):
         )
         self.activate_branch_head = activate_branch_head
         self.activate_trunk_head = activate_trunk_head
-        self.m, self.d = branch[0], trunk[0]
+        self.encoder = encoder
+        if encoder is not None:
+            check(
+                getattr(encoder, "out_features", None) == branch[0] and isinstance(
+                    getattr(encoder, "in_features", None), int),
+                f"encoder: expected a module with in_features and out_features == branch[0] = {branch[0]}, "
+                f"got out_features {getattr(encoder, 'out_features', None)!r}",
+            )
+        self.m, self.d = (encoder.in_features if encoder is not None else branch[0]), trunk[0]
 
     @staticmethod
     def _features(x: torch.Tensor, layers: nn.ModuleList, act: nn.Module, activate_head: bool) -> list:
@@ -88,6 +140,8 @@ class BranchTrunk(nn.Module, abc.ABC):
         return out
 
     def branch_features(self, u: torch.Tensor) -> list:
+        if self.encoder is not None:
+            u = self.encoder(u)
         return self._features(u, self.branch, self.act_branch, self.activate_branch_head)
 
     def trunk_features(self, y: torch.Tensor) -> list:
@@ -141,8 +195,9 @@ class DeepONet(BranchTrunk):
         activation="relu",
         branch_activation=None,
         activate_branch_head: bool = False,
+        encoder: nn.Module | None = None,
     ):
-        super().__init__(branch, trunk, activation, branch_activation, activate_branch_head)
+        super().__init__(branch, trunk, activation, branch_activation, activate_branch_head, encoder=encoder)
         check(
             branch[-1] == trunk[-1],
             f"branch, trunk: expected equal output sizes p, got {branch[-1]} and {trunk[-1]}",
