@@ -27,14 +27,15 @@ from sciml.nn.mgno import MgNO  # noqa: E402
 def cases(quick: bool) -> list[dict]:
     """Network factory, input shape and mode per case: the shapes of the training recipes (MgNO's 64²
     Darcy batches; the DCDM recipe's largest training grids and batches) and of one DCDM iteration at
-    1024² (the network on r and −r, a batch of two). Quick mode shrinks the DCDM grids."""
+    1024² (one residual; the odd network evaluates r and −r as one batch of two inside). Quick mode
+    shrinks the DCDM grids."""
     n2, n3, ninf = (32, 16, 128) if quick else (128, 32, 1024)
     dcdm2 = lambda: DCDMNet(2, "multilevel", odd=True)  # noqa: E731
     return [
         dict(name="MgNO width 24, levels 5, layers 4: training step", net=lambda: MgNO(1, 1, 24, 5, 4),
              shape=(8, 1, 64, 64), train=True),
         dict(name="DCDM net (2-D multilevel): training step", net=dcdm2, shape=(8, 1, n2, n2), train=True),
-        dict(name="DCDM net (2-D multilevel): one solver iteration", net=dcdm2, shape=(2, 1, ninf, ninf),
+        dict(name="DCDM net (2-D multilevel): one solver iteration", net=dcdm2, shape=(1, 1, ninf, ninf),
              train=False),
         dict(name="DCDM net (3-D multilevel): training step", net=lambda: DCDMNet(3, "multilevel", odd=True),
              shape=(4, 1, n3, n3, n3), train=True),

@@ -193,7 +193,7 @@ class MgNO(nn.Module):
         self.head = nn.Conv2d(width, out_channels, 1, bias=False)
         self.act = activation_fn(activation)
         # channels-last weights make every convolution's output channels-last too: the faster CPU path,
-        # 1.34x on a training step of the 64² Darcy model (benchmarks/conv_layout.py)
+        # 1.3x on a training step of the 64² Darcy model (benchmarks/conv_layout.py)
         self.to(memory_format=torch.channels_last)
 
     def check_grid(self, H: int, W: int) -> None:
