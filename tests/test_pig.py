@@ -109,6 +109,26 @@ def test_sigma_stays_positive_and_starts_at_init():
     assert bool((m.sigma > 0).all())
 
 
+def test_raw_sigma_is_the_parameter_and_jets_match_autograd():
+    m = _pig(False, 3, bounds=([0.0, -1.0, -1.0], [10.0, 1.0, 1.0]), sigma_param="raw", chunk_size=7)
+    torch.testing.assert_close(m.sigma, torch.full_like(m.sigma, 0.4))
+    assert m.sigma is m.sigma_raw  # trained directly, as in the authors' code
+    x = _points(20, [0.0, -1.0, -1.0], [10.0, 1.0, 1.0])
+    with ops.forward_derivatives(True):
+        u = m(x)
+        lap = ops.laplacian(u, x)
+    x2 = x.detach().clone().requires_grad_()
+    lap2 = ops.laplacian(m(x2), x2)
+    torch.testing.assert_close(lap, lap2)
+    lap.sum().backward()
+    g_jet = m.sigma_raw.grad.clone()
+    m.zero_grad()
+    lap2.sum().backward()
+    torch.testing.assert_close(g_jet, m.sigma_raw.grad)
+    with pytest.raises(InputError, match="sigma_param"):
+        PIG(2, sigma_param="exp")
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(n_gaussians=0), "n_gaussians"), (dict(n_gaussians=-3), "n_gaussians"),
     (dict(channels=0), "channels"), (dict(sigma=0.0), "sigma"), (dict(sigma=-0.1), "sigma"),

@@ -18,9 +18,10 @@ Evaluation is chunked over points (memory O(chunk · N · k), never O(points · 
 diagonal case uses a custom autograd function whose backward recomputes each chunk with the
 closed-form parameter gradients instead of storing (points, N, d) intermediates.
 
-Deviation from the paper: the paper trains σ raw (sign irrelevant, may collapse to 0). Here
-σ = τ·softplus(ρ/τ) + σ_init/1000 with τ = σ_init/10: positive, and ∂σ/∂ρ ≈ 1 while σ is not tiny, so the
-optimiser sees the paper's raw-σ dynamics except near σ = 0.
+Deviation from the paper (default ``sigma_param="softplus"``): the authors' code trains σ raw (a
+plain parameter, sign irrelevant, may collapse to 0). Here σ = τ·softplus(ρ/τ) + σ_init/1000 with
+τ = σ_init/10: positive, and ∂σ/∂ρ ≈ 1 while σ is not tiny, so the optimiser sees the paper's
+raw-σ dynamics except near σ = 0. ``sigma_param="raw"`` trains σ itself, as the official code does.
 """
 
 from __future__ import annotations
@@ -172,12 +173,15 @@ class PIG(nn.Module):
     full_cov : full covariance: A upper-triangular (precision AᵀA, Cholesky), off-diagonals
         initialised to 0 so training starts from the diagonal model.
     chunk_size : points per chunk (default: keep one (k, chunk, N) block ≤ 2¹⁸ entries).
+    sigma_param : "softplus" (default: σ = τ·softplus(ρ/τ) + floor, always positive) or "raw"
+        (σ is the parameter itself, as in the authors' code; only σ² enters, via 1/σ).
     """
 
     def __init__(self, in_dim: int, out_dim: int = 1, n_gaussians: int = 800, channels: int = 4, *,
                  bounds: tuple = (-1.0, 1.0), sigma: float = 0.1, feature_std: float = 0.01,
                  hidden: int | None = 16, activation: str = "tanh", learn_means: bool = True,
-                 full_cov: bool = False, chunk_size: int | None = None, check_bounds: bool = True):
+                 full_cov: bool = False, chunk_size: int | None = None, check_bounds: bool = True,
+                 sigma_param: str = "softplus"):
         super().__init__()
         for name, v in (("in_dim", in_dim), ("out_dim", out_dim), ("n_gaussians", n_gaussians),
                         ("channels", channels)):
@@ -191,6 +195,8 @@ class PIG(nn.Module):
         if hidden is None and channels % out_dim:
             raise InputError(f"channels: without an MLP, a multiple of out_dim={out_dim} is needed, "
                              f"got {channels}")
+        if sigma_param not in ("softplus", "raw"):
+            raise InputError(f"sigma_param: expected 'softplus' or 'raw', got {sigma_param!r}")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise InputError(f"chunk_size: expected a positive integer or None, got {chunk_size!r}")
         self.in_dim, self.out_dim, self.n_gaussians, self.channels = in_dim, out_dim, n_gaussians, channels
@@ -206,8 +212,12 @@ class PIG(nn.Module):
         means = torch.empty(channels, n_gaussians, in_dim).uniform_(-1.0, 1.0)
         self.means = nn.Parameter(means, requires_grad=learn_means)
         self._floor = 1e-3 * sigma
-        soft = sigma - self._floor
-        rho = soft + self._tau * math.log(-math.expm1(-soft / self._tau))  # scaled softplus⁻¹
+        self.sigma_param = sigma_param
+        if sigma_param == "raw":
+            rho = float(sigma)
+        else:
+            soft = sigma - self._floor
+            rho = soft + self._tau * math.log(-math.expm1(-soft / self._tau))  # scaled softplus⁻¹
         self.sigma_raw = nn.Parameter(torch.full((channels, n_gaussians, in_dim), rho))
         self.features = nn.Parameter(feature_std * torch.randn(channels, n_gaussians))
         if full_cov:
@@ -234,7 +244,10 @@ class PIG(nn.Module):
 
     @property
     def sigma(self) -> torch.Tensor:
-        """Widths σ (k, N, d) in normalised coordinates, positive: τ·softplus(ρ/τ) + σ_init/1000."""
+        """Widths σ (k, N, d) in normalised coordinates: τ·softplus(ρ/τ) + σ_init/1000 (positive), or
+        with ``sigma_param="raw"`` the parameter itself (any sign; only σ² matters)."""
+        if self.sigma_param == "raw":
+            return self.sigma_raw
         return self._tau * F.softplus(self.sigma_raw / self._tau) + self._floor
 
     def factors(self) -> torch.Tensor:
