@@ -10,6 +10,7 @@ both alike), one torch thread, and reports the median of the repeats and the out
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -30,7 +31,7 @@ def cases(quick: bool) -> list[dict]:
     1024² (one residual; the odd network evaluates r and −r as one batch of two inside). Quick mode
     shrinks the DCDM grids."""
     n2, n3, ninf = (32, 16, 128) if quick else (128, 32, 1024)
-    dcdm2 = lambda: DCDMNet(2, "multilevel", odd=True)  # noqa: E731
+    dcdm2 = functools.partial(DCDMNet, 2, "multilevel", odd=True)
     return [
         dict(name="MgNO width 24, levels 5, layers 4: training step", net=lambda: MgNO(1, 1, 24, 5, 4),
              shape=(8, 1, 64, 64), train=True),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -82,17 +83,24 @@ def configure(task: bench.Task, setting: str) -> tuple[str, bench.Task]:
     raise SystemExit(f"--settings: cannot read {setting!r} (see the module docstring for the forms)")
 
 
-def validation_set():
-    times, clean, noisy = bench.two_spirals(100, np.random.default_rng(12))
-    as_t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return as_t(noisy).transpose(0, 1), as_t(times), as_t(clean)
+@functools.cache
+def validation_set() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(noisy observations (B, T, 2), times (T,), clean curves (T, B, 2)) of 100 spirals, generator seed 12."""
+    times, clean, noisy = (torch.tensor(a, dtype=torch.float32)
+                           for a in bench.two_spirals(100, np.random.default_rng(12)))
+    return noisy.transpose(0, 1), times, clean
 
 
 def run(setting: str, seed: int) -> dict:
     base = bench.latent_spiral_task(False)
     kind, task = configure(base, setting)
     built = []
-    task = dataclasses.replace(task, build=lambda: built.append(base.build()) or built[-1])
+
+    def build():  # keeps the trained model, which train_and_test does not return
+        built.append(base.build())
+        return built[-1]
+
+    task = dataclasses.replace(task, build=build)
     try:
         r = bench.train_and_test(task, kind, seed, repeats=3)
     except (AssertionError, FloatingPointError, ValueError) as e:  # a diverged run is recorded
@@ -104,6 +112,14 @@ def run(setting: str, seed: int) -> dict:
         r["val_mse"] = float((model.decode(traj) - vy).pow(2).mean())
     r.update(setting=setting, seed=seed, val_nfe=stats.nfe, failed=None)
     return r
+
+
+def mean(runs: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in runs]))
+
+
+def std(runs: list[dict], key: str) -> float:
+    return float(np.std([r[key] for r in runs]))
 
 
 def table(runs: list[dict]) -> str:
@@ -119,8 +135,6 @@ def table(runs: list[dict]) -> str:
         if not ok:
             continue
         van = [vanilla[r["seed"]] for r in ok]
-        mean = lambda rs, k: float(np.mean([r[k] for r in rs]))  # noqa: E731
-        std = lambda rs, k: float(np.std([r[k] for r in rs]))  # noqa: E731
         seeds = ",".join(str(r["seed"]) for r in ok) + (f" (diverged: {failed})" if failed else "")
         lines.append(
             f"| {setting} | {seeds} | {mean(ok, 'metric'):.4f} ± {std(ok, 'metric'):.4f} | "
