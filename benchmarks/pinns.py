@@ -228,9 +228,7 @@ def _plain_pig_u(x, means, sigma, weights, layers):
 def _speed_child(impl: str, n_gaussians: int, n_points: int, repeats: int, queue) -> None:
     torch.set_num_threads(1)
     if impl == "jets_torch":  # the analytic jets in torch ops: the fused C kernel's twin
-        from sciml.kernels import native
-
-        native.supports = lambda *tensors: False
+        os.environ["SCIML_KERNELS"] = "torch"
     torch.manual_seed(0)
     model = PIG(2, n_gaussians=n_gaussians)
     x = (2 * torch.rand(n_points, 2) - 1).requires_grad_()

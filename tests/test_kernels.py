@@ -1,4 +1,4 @@
-"""Every Triton stencil kernel equals its torch twin (run under TRITON_INTERPRET=1 on the CPU) and
+"""Every Triton kernel (stencils, PIG jet) equals its torch twin (run under TRITON_INTERPRET=1 on the CPU) and
 compiles for CUDA sm_80 and sm_90 without a GPU. Both run in subprocesses so that the interpreter
 setting cannot leak into (or be spoiled by) the rest of the suite."""
 
@@ -52,7 +52,15 @@ def test_triton_kernel_equals_twin(interpreted, name):
         assert same_shape and err <= tol, (key, err)
 
 
+def test_triton_pig_jet_equals_twin(interpreted):
+    rows = {k: v for k, v in interpreted.items() if k.startswith("pig_jet/")}
+    assert len(rows) == 6 * 4  # forward, value, 4 gradients × (2D, 3D, 1D float64; 3D float32)
+    for key, (err, same_shape) in rows.items():
+        tol = 1e-12 if key.endswith("float64") else 1e-5
+        assert same_shape and err <= tol, (key, err)
+
+
 def test_kernels_compile_for_sm80_and_sm90(compiled):
-    assert len(compiled) == 2 * 16
+    assert len(compiled) == 2 * (16 + 6)  # stencils; PIG jet forward, grad_x, grad_params in 2D and 3D
     for key, (has_target, cubin_bytes) in compiled.items():
         assert has_target and cubin_bytes > 1000, key

@@ -1,10 +1,13 @@
-"""Stencil kernels for structured grids: plain-torch twins (:mod:`.reference`) and Triton kernels
-(:mod:`.triton_stencil`).
+"""Kernels with plain-torch twins.
 
-:func:`backend` is the one dispatch point: on a CUDA device with Triton available it returns the Triton
-kernels, otherwise the torch twins. Both expose the same functions: ``stencil_apply``, ``residual``,
-``jacobi``, ``gs_color``, ``restrict``, ``prolong``, ``residual_restrict`` (see :mod:`.reference` for
-the shared conventions).
+Stencils on structured grids: the torch twins (:mod:`.reference`) and Triton kernels
+(:mod:`.triton_stencil`). :func:`backend` is their one dispatch point: on a CUDA device with Triton
+available it returns the Triton kernels, otherwise the torch twins. Both expose the same functions:
+``stencil_apply``, ``residual``, ``jacobi``, ``gs_color``, ``restrict``, ``prolong``,
+``residual_restrict`` (see :mod:`.reference` for the shared conventions).
+
+The PIG jet: a C kernel on the CPU (:mod:`.native`) and a Triton kernel on CUDA (:mod:`.triton_pig`),
+both twins of the torch ops in :mod:`sciml.nn.pig`; :func:`pig_jet` is their dispatch point.
 """
 
 from __future__ import annotations
@@ -40,4 +43,24 @@ def backend(device, prefer: str | None = None):
     return reference
 
 
-__all__ = ["backend", "reference", "NAMES", "triton_available"]
+def pig_jet(*tensors: torch.Tensor):
+    """The module (``pig_jet_forward``, ``pig_jet_backward``) of the fused PIG-jet kernel for these
+    tensors (all on one device, one float32/float64 dtype), or None for the torch twin: the C kernel
+    on the CPU when it builds, Triton on CUDA. ``SCIML_KERNELS=torch`` forces the twin."""
+    if os.environ.get("SCIML_KERNELS") == "torch":
+        return None
+    device, dtype = tensors[0].device, tensors[0].dtype
+    if dtype not in (torch.float32, torch.float64) or any(t.device != device or t.dtype != dtype for t in tensors):
+        return None
+    if device.type == "cpu":
+        from . import native
+
+        return native if native.available(dtype) else None
+    if device.type == "cuda" and triton_available():
+        from . import triton_pig
+
+        return triton_pig
+    return None
+
+
+__all__ = ["backend", "reference", "NAMES", "pig_jet", "triton_available"]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["available", "pig_jet_backward", "pig_jet_forward", "supports"]
+__all__ = ["available", "pig_jet_backward", "pig_jet_forward"]
 
 _SOURCE = Path(__file__).with_name("pig_jet.c")
 _REALS = {torch.float32: "float", torch.float64: "double"}
@@ -98,13 +98,6 @@ def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
 def available(dtype: torch.dtype = torch.float32) -> bool:
     """True when the C kernels for ``dtype`` (float32/float64) are built and loaded."""
     return _library(dtype) is not None
-
-
-def supports(*tensors: torch.Tensor) -> bool:
-    """True when the kernels can take these tensors: all on the CPU with one float32/float64 dtype."""
-    dtype = tensors[0].dtype
-    return (all(t.device.type == "cpu" and t.dtype == dtype for t in tensors) and dtype in _REALS
-            and available(dtype))
 
 
 def _soa(means: torch.Tensor, factors: torch.Tensor, weights: torch.Tensor):

@@ -14,11 +14,12 @@ Derivatives are analytic. With r = x̂ − μ, z = A r, G = exp(-|z|²/2) and v 
 so inside :func:`sciml.ops.forward_derivatives` the embedding emits value, gradient and diagonal
 second derivatives as an :class:`sciml.ops.JetStack` that the MLP pushes forward with
 ``jet_linear``/``jet_pointwise``: ``sm.laplacian(u, x)`` needs no nested backward pass.
-The diagonal case runs a fused C kernel on the CPU (:mod:`sciml.kernels.native`: one pass over the
-Gaussians per point, memory O(N) per thread, 28–39× faster than torch ops) inside a custom autograd
-function with the closed-form parameter gradients; elsewhere (CUDA, full covariance, no compiler)
-evaluation is torch ops chunked over points (memory O(chunk · N · k), never O(points · N · k · d)),
-the diagonal backward recomputing each chunk instead of storing (points, N, d) intermediates.
+The diagonal case runs a fused kernel (:func:`sciml.kernels.pig_jet`: C on the CPU, one pass over
+the Gaussians per point, memory O(N) per thread, 18–35× faster than torch ops; Triton on CUDA) inside
+a custom autograd function with the closed-form parameter gradients. Elsewhere (full covariance, no
+compiler, ``SCIML_KERNELS=torch``) evaluation is torch ops chunked over points (memory
+O(chunk · N · k), never O(points · N · k · d)), the diagonal backward recomputing each chunk instead
+of storing (points, N, d) intermediates.
 
 Deviation from the paper (default ``sigma_param="softplus"``): the authors' code trains σ raw (a
 plain parameter, sign irrelevant, may collapse to 0). Here σ = τ·softplus(ρ/τ) + σ_init/1000 with
@@ -35,9 +36,8 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from .. import ops
+from .. import kernels, ops
 from ..errors import InputError
-from ..kernels import native
 from .activations import activation as _activation
 
 __all__ = ["PIG", "gaussian_jet"]
@@ -74,8 +74,8 @@ def gaussian_jet(x: torch.Tensor, means: torch.Tensor, factors: torch.Tensor, we
 class _DiagonalGaussianJet(torch.autograd.Function):
     """Jet of Σ f G with diagonal A = diag(s): ``apply(x, means, factors, weights, chunk, derivatives)``.
 
-    Runs the fused C kernel (:mod:`sciml.kernels.native`) on CPU float32/float64 tensors when it is
-    built, else its torch twin below, chunked over points, whose backward recomputes each chunk.
+    Runs the fused kernel of :func:`sciml.kernels.pig_jet` (C on the CPU, Triton on CUDA) when there is
+    one, else its torch twin below, chunked over points, whose backward recomputes each chunk.
     The twin works on (k, chunk, N) blocks, one coordinate j at a time (z_j = (x_j − μ_j) s_j):
         value = Σ_i H,  ∂_j = −Σ_i H z_j s_j,  ∂²_j = Σ_i H (z_j² − 1) s_j²,   H = f G.
     Closed-form backward, with upstream gradients a (value), b_j (first), c_j (second):
@@ -91,8 +91,9 @@ class _DiagonalGaussianJet(torch.autograd.Function):
     def forward(ctx, x, means, factors, weights, chunk, derivatives=True):
         ctx.save_for_backward(x, means, factors, weights)
         ctx.chunk = chunk
-        if native.supports(x, means, factors, weights):
-            return native.pig_jet_forward(x, means, factors, weights, derivatives)
+        fused = kernels.pig_jet(x, means, factors, weights)
+        if fused is not None:
+            return fused.pig_jet_forward(x, means, factors, weights, derivatives)
         return _diag_jet_torch(x, means, factors, weights, chunk, derivatives)
 
     @staticmethod
@@ -100,8 +101,9 @@ class _DiagonalGaussianJet(torch.autograd.Function):
         x, means, factors, weights = ctx.saved_tensors
         if grad_out.shape[0] == 1:  # value only: the derivative rows had zero upstream gradient
             grad_out = torch.cat([grad_out, grad_out.new_zeros(2 * x.shape[1], *grad_out.shape[1:])])
-        if not torch.is_grad_enabled() and native.supports(x, means, factors, weights, grad_out):
-            return (*native.pig_jet_backward(x, means, factors, weights, grad_out), None, None)
+        fused = None if torch.is_grad_enabled() else kernels.pig_jet(x, means, factors, weights, grad_out)
+        if fused is not None:
+            return (*fused.pig_jet_backward(x, means, factors, weights, grad_out), None, None)
         return (*_diag_jet_backward_torch(x, means, factors, weights, grad_out, ctx.chunk), None, None)
 
 
