@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .native import _soa  # the (k, d, N) Gaussian-innermost layout both kernels take
+
 __all__ = ["compile_specs", "pig_jet_backward", "pig_jet_forward"]
 
 BLOCK_P, BLOCK_N = 32, 64
@@ -141,11 +143,6 @@ def pig_grad_params_kernel(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, gmu_ptr, gs_ptr,
             gs += tl.sum(h * sj * (4 * cj * r * rs2 - 2 * cj - r * r * phi - 2 * bj * r), 0)
         tl.store(gmu_ptr + (c * D + j) * N + i, gm, mask=im)
         tl.store(gs_ptr + (c * D + j) * N + i, gs, mask=im)
-
-
-def _soa(means, factors, weights):
-    return (means.detach().transpose(1, 2).contiguous(), factors.detach().transpose(1, 2).contiguous(),
-            weights.detach().contiguous())
 
 
 def pig_jet_forward(x, means, factors, weights, derivatives: bool = True) -> torch.Tensor:
