@@ -61,6 +61,8 @@ class Condition(abc.ABC):
 
     kind = "condition"
     hard = False
+    #: highest derivative order the residual takes; > 0 lets fit evaluate it with forward jets
+    derivative_order = 0
 
     def default_name(self) -> str:
         part = getattr(self, "part", None)
@@ -112,6 +114,7 @@ class Neumann(Condition):
     value: Value = 0.0
     component: int | None = None
     kind = "neumann"
+    derivative_order = 1
 
     def __post_init__(self):
         _check_part(self.part, "Neumann part")
@@ -144,6 +147,10 @@ class Robin(Condition):
     component: int | None = None
     kind = "robin"
 
+    @property
+    def derivative_order(self):
+        return int(self.beta != 0)
+
     def __post_init__(self):
         _check_part(self.part, "Robin part")
 
@@ -168,6 +175,10 @@ class Periodic(Condition):
     derivatives: int = 0
     component: int | None = None
     kind = "periodic"
+
+    @property
+    def derivative_order(self):
+        return self.derivatives
 
     def __post_init__(self):
         dim = getattr(self.domain, "dim", None)
@@ -210,6 +221,10 @@ class Initial(Condition):
     component: int | None = None
     hard: bool = False
     kind = "initial"
+
+    @property
+    def derivative_order(self):
+        return self.derivative
 
     def __post_init__(self):
         if not hasattr(self.domain, "initial"):

@@ -123,8 +123,9 @@ class PDETask(Task):
                 raise InputError(f"equation '{name}': residual has shape {tuple(r.shape)}, expected "
                                  f"({self.x.shape[0]},) or ({self.x.shape[0]}, m) like the points")
             terms[name] = self.equation_loss(r, self.x)
-        for name, c in self.conditions:
-            terms[name] = c.residual(model, self.batches[name], self.output_dim).pow(2).mean()
+        for name, c in self.conditions:  # derivatives of the solution on the boundary from jets, too
+            with ops.forward_derivatives(self.use_jets and c.derivative_order > 0):
+                terms[name] = c.residual(model, self.batches[name], self.output_dim).pow(2).mean()
         return terms
 
     def reference_terms(self) -> list[str]:
