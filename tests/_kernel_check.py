@@ -67,8 +67,11 @@ def interpret():
         go = torch.randn(1 + 2 * d, n, k, generator=g, dtype=dtype)
         pairs = [(P.pig_jet_forward(x, mu, s, w), _diag_jet_torch(x, mu, s, w, 16)),
                  (P.pig_jet_forward(x, mu, s, w, derivatives=False), _diag_jet_torch(x, mu, s, w, 16, False)),
-                 *zip(P.pig_jet_backward(x, mu, s, w, go), _diag_jet_backward_torch(x, mu, s, w, go, 16))]
-        for name, (a, r) in zip(("forward", "value", "grad_x", "grad_mu", "grad_s", "grad_w"), pairs):
+                 *zip(P.pig_jet_backward(x, mu, s, w, go), _diag_jet_backward_torch(x, mu, s, w, go, 16)),
+                 (P.pig_jet_backward(x, mu, s, w, go[:1])[2],  # value-only upstream gradient
+                  _diag_jet_backward_torch(x, mu, s, w, torch.cat([go[:1], 0 * go[1:]]), 16)[2])]
+        names = ("forward", "value", "grad_x", "grad_mu", "grad_s", "grad_w", "grad_s_value_only")
+        for name, (a, r) in zip(names, pairs):
             err = max(float((a[i] - r[i]).abs().max() / r[i].abs().max()) for i in range(r.shape[0]))
             out[f"pig_jet/{name}/{d}d/{str(dtype)[6:]}"] = [err, list(a.shape) == list(r.shape)]
     return out

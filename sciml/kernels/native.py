@@ -90,7 +90,7 @@ def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return None
     ptr, i = ctypes.c_void_p, ctypes.c_int
     lib.pig_jet_forward.argtypes = [i, i, i, i, ptr, ptr, ptr, ptr, ptr, i, i]
-    lib.pig_jet_backward.argtypes = [i, i, i, i] + [ptr] * 9 + [i]
+    lib.pig_jet_backward.argtypes = [i, i, i, i] + [ptr] * 9 + [i, i]
     lib.pig_jet_forward.restype = lib.pig_jet_backward.restype = None
     return lib
 
@@ -125,7 +125,7 @@ def pig_jet_forward(x: torch.Tensor, means: torch.Tensor, factors: torch.Tensor,
 
 def pig_jet_backward(x, means, factors, weights, grad_out):
     """Gradients (x (n, d), means (k, N, d), factors (k, N, d), weights (k, N)) of Σ grad_out · jet for
-    the full jet's grad_out (1 + 2d, n, k); accumulated over points in double."""
+    the full jet's grad_out (1 + 2d, n, k) or the value's (1, n, k); accumulated over points in double."""
     (n, d), (k, N) = x.shape, weights.shape
     mu, s, w = _soa(means, factors, weights)
     x, go = x.detach().contiguous(), grad_out.detach().contiguous()
@@ -133,5 +133,5 @@ def pig_jet_backward(x, means, factors, weights, grad_out):
     if n and k and N:
         _library(x.dtype).pig_jet_backward(n, k, N, d, x.data_ptr(), mu.data_ptr(), s.data_ptr(), w.data_ptr(),
                                            go.data_ptr(), gx.data_ptr(), gmu.data_ptr(), gs.data_ptr(),
-                                           gw.data_ptr(), torch.get_num_threads())
+                                           gw.data_ptr(), int(go.shape[0] > 1), torch.get_num_threads())
     return gx.sum(0), gmu.transpose(1, 2), gs.transpose(1, 2), gw

@@ -70,13 +70,15 @@ void pig_jet_forward(int n, int k, int N, int d, const REAL *x, const REAL *mu, 
     }
 }
 
-/* Gradients of sum(grad_out * out) for the full jet: gx (k, n, d) per channel (the caller sums over k),
-   gmu, gs (k, d, N), gw (k, N). With a = grad_out[0], b_j = grad_out[1 + j], c_j = grad_out[1 + d + j]:
+/* Gradients of sum(grad_out * out): gx (k, n, d) per channel (the caller sums over k), gmu, gs (k, d, N),
+   gw (k, N); grad_out is (1 + 2d, n, k), or (1, n, k) for the value alone when derivatives == 0 (then
+   b = c = 0 and the loops drop their terms). With a = grad_out[0], b_j = grad_out[1 + j], c_j = grad_out[1 + d + j]:
      Phi     = a + sum_j (c_j (r^2 s^4 - s^2) - b_j r s^2)          dL/dw = sum_points G Phi
      e_j     = H (2 c_j r s^4 - r s^2 Phi - b_j s^2)                dL/dx_j = sum_gaussians e_j
      dL/dmu_j = -sum_points e_j,   dL/ds_j = sum_points H s (4 c_j r^2 s^2 - 2 c_j - r^2 Phi - 2 b_j r). */
 void pig_jet_backward(int n, int k, int N, int d, const REAL *x, const REAL *mu, const REAL *s,
-                      const REAL *w, const REAL *go, REAL *gx, REAL *gmu, REAL *gs, REAL *gw, int threads)
+                      const REAL *w, const REAL *go, REAL *gx, REAL *gmu, REAL *gs, REAL *gw, int derivatives,
+                      int threads)
 {
 #pragma omp parallel num_threads(threads)
     {
@@ -95,6 +97,21 @@ void pig_jet_backward(int n, int k, int N, int d, const REAL *x, const REAL *mu,
                     const REAL *xp = x + (size_t)p * d;
                     gaussians(N, d, xp, muc, sc, w + (size_t)c * N, q, g, h);
                     const REAL a = go[(size_t)p * k + c];
+                    if (!derivatives) { /* value only: Phi = a, e_j = -H r s^2 a, dL/ds_j = -H s r^2 a */
+                        for (int i = 0; i < N; i++) blk[i] += g[i] * a;
+                        for (int j = 0; j < d; j++) {
+                            const REAL xj = xp[j], *m = muc + (size_t)j * N, *sj = sc + (size_t)j * N;
+                            REAL *bm = blk + (size_t)(1 + j) * N, *bs = blk + (size_t)(1 + d + j) * N, gxj = 0;
+                            for (int i = 0; i < N; i++) {
+                                REAL si = sj[i], r = xj - m[i], ha = h[i] * a, e = -ha * r * si * si;
+                                gxj += e;
+                                bm[i] -= e;
+                                bs[i] -= ha * si * r * r;
+                            }
+                            gx[((size_t)c * n + p) * d + j] = gxj;
+                        }
+                        continue;
+                    }
                     for (int i = 0; i < N; i++) phi[i] = a;
                     for (int j = 0; j < d; j++) {
                         const REAL xj = xp[j], *m = muc + (size_t)j * N, *sj = sc + (size_t)j * N;

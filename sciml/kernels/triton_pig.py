@@ -160,6 +160,8 @@ def pig_jet_forward(x, means, factors, weights, derivatives: bool = True) -> tor
 def pig_jet_backward(x, means, factors, weights, grad_out):
     """As :func:`sciml.kernels.native.pig_jet_backward`."""
     (n, d), (k, N) = x.shape, weights.shape
+    if grad_out.shape[0] == 1:  # value only: the derivative rows have zero upstream gradient
+        grad_out = torch.cat([grad_out, grad_out.new_zeros(2 * d, *grad_out.shape[1:])])
     mu, s, w = _soa(means, factors, weights)
     x, go = x.detach().contiguous(), grad_out.detach().contiguous()
     gx, gmu, gs, gw = x.new_zeros(k, n, d), x.new_zeros(k, d, N), x.new_zeros(k, d, N), x.new_zeros(k, N)

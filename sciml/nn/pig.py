@@ -99,11 +99,11 @@ class _DiagonalGaussianJet(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, means, factors, weights = ctx.saved_tensors
+        fused = None if torch.is_grad_enabled() else kernels.pig_jet(x, means, factors, weights, grad_out)
+        if fused is not None:  # takes the value-only grad_out (1, n, k) as it is
+            return (*fused.pig_jet_backward(x, means, factors, weights, grad_out), None, None)
         if grad_out.shape[0] == 1:  # value only: the derivative rows had zero upstream gradient
             grad_out = torch.cat([grad_out, grad_out.new_zeros(2 * x.shape[1], *grad_out.shape[1:])])
-        fused = None if torch.is_grad_enabled() else kernels.pig_jet(x, means, factors, weights, grad_out)
-        if fused is not None:
-            return (*fused.pig_jet_backward(x, means, factors, weights, grad_out), None, None)
         return (*_diag_jet_backward_torch(x, means, factors, weights, grad_out, ctx.chunk), None, None)
 
 
