@@ -9,7 +9,8 @@ The shared library is built once per source, compiler and CPU into ``$SCIML_CACH
 ``~/.cache/sciml``; written to a temporary file and renamed, so concurrent processes are safe) with
 ``-O3 -ffast-math -march=native -fopenmp`` (``-ffast-math`` only at compile time, so the process's
 floating-point mode is untouched). Without a working compiler the torch twins are used, with one
-warning. ``SCIML_NATIVE=0`` disables the kernels; ``CC`` picks the compiler.
+warning. ``SCIML_KERNELS=torch`` selects the twins (:func:`sciml.kernels.pig_jet`); ``CC`` picks the
+compiler.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _build(cc: str, real: str) -> Path:
 
 @functools.cache
 def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
-    if os.environ.get("SCIML_NATIVE", "1") == "0" or dtype not in _REALS:
+    if dtype not in _REALS:
         return None
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     try:
