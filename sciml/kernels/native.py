@@ -3,7 +3,8 @@
 Used where a torch expression cannot avoid materialising (points × Gaussians) temporaries many times
 over: the PIG jet (:mod:`sciml.nn.pig`) makes ~25 elementwise passes forward and ~70 backward in
 torch, and one fused pass over L1-resident buffers in ``pig_jet.c`` (a training step 18–35× faster
-at the paper's sizes, ``benchmarks/results/pinns.md`` speed table). Each kernel has its torch twin and a test that they agree.
+at the paper's sizes, ``benchmarks/results/pinns.md`` speed table). Each kernel has its torch twin
+and a test that they agree.
 
 The shared library is built once per source, compiler and CPU into ``$SCIML_CACHE_DIR`` (default
 ``~/.cache/sciml``; written to a temporary file and renamed, so concurrent processes are safe) with
