@@ -64,6 +64,20 @@ def _phi(x_ptr, mu_ptr, s_ptr, go_ptr, p, pm, i, im, c, n, N, K, D: tl.constexpr
 
 
 @triton.jit
+def _grad_terms(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, p, pm, i, im, c, j, n, N, K, D: tl.constexpr,
+                BP: tl.constexpr, BN: tl.constexpr):
+    """On the tile, for coordinate j: (e_j, ∂L/∂s_j terms) of pig_jet.c, and G Φ for ∂L/∂w."""
+    g, h = _tile(x_ptr, mu_ptr, s_ptr, w_ptr, p, pm, i, im, c, n, N, D, BP, BN)
+    phi = _phi(x_ptr, mu_ptr, s_ptr, go_ptr, p, pm, i, im, c, n, N, K, D, BP, BN)
+    r, sj, rs2, s2 = _rs2(x_ptr, mu_ptr, s_ptr, p, pm, i, im, c, j, N, D)
+    bj = tl.load(go_ptr + ((1 + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
+    cj = tl.load(go_ptr + ((1 + D + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
+    e = h * (2 * cj * rs2 * s2 - rs2 * phi - bj * s2)
+    ds = h * sj * (4 * cj * r * rs2 - 2 * cj - r * r * phi - 2 * bj * r)
+    return e, ds, g * phi
+
+
+@triton.jit
 def pig_forward_kernel(x_ptr, mu_ptr, s_ptr, w_ptr, out_ptr, n, N, K, D: tl.constexpr, DERIV: tl.constexpr,
                        BLOCK_P: tl.constexpr, BLOCK_N: tl.constexpr):
     """out (1 + 2D, n, K): value, ∂_j, ∂²_j; grid (point blocks, channels)."""
@@ -100,16 +114,12 @@ def pig_grad_x_kernel(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, gx_ptr, n, N, K, D: t
     p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
     pm = p < n
     for j in tl.static_range(D):
-        bj = tl.load(go_ptr + ((1 + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
-        cj = tl.load(go_ptr + ((1 + D + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
         acc = tl.zeros((BLOCK_P,), dtype=x_ptr.dtype.element_ty)
         for i0 in range(0, N, BLOCK_N):
             i = i0 + tl.arange(0, BLOCK_N)
-            im = i < N
-            _, h = _tile(x_ptr, mu_ptr, s_ptr, w_ptr, p, pm, i, im, c, n, N, D, BLOCK_P, BLOCK_N)
-            phi = _phi(x_ptr, mu_ptr, s_ptr, go_ptr, p, pm, i, im, c, n, N, K, D, BLOCK_P, BLOCK_N)
-            r, sj, rs2, s2 = _rs2(x_ptr, mu_ptr, s_ptr, p, pm, i, im, c, j, N, D)
-            acc += tl.sum(h * (2 * cj * rs2 * s2 - rs2 * phi - bj * s2), 1)
+            e, _, _ = _grad_terms(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, p, pm, i, i < N, c, j, n, N, K, D,
+                                  BLOCK_P, BLOCK_N)
+            acc += tl.sum(e, 1)
         tl.store(gx_ptr + (c * n + p) * D + j, acc, mask=pm)
 
 
@@ -121,28 +131,20 @@ def pig_grad_params_kernel(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, gmu_ptr, gs_ptr,
     i = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     im = i < N
     gw = tl.zeros((BLOCK_N,), dtype=x_ptr.dtype.element_ty)
-    for p0 in range(0, n, BLOCK_P):
-        p = p0 + tl.arange(0, BLOCK_P)
-        pm = p < n
-        g, _ = _tile(x_ptr, mu_ptr, s_ptr, w_ptr, p, pm, i, im, c, n, N, D, BLOCK_P, BLOCK_N)
-        phi = _phi(x_ptr, mu_ptr, s_ptr, go_ptr, p, pm, i, im, c, n, N, K, D, BLOCK_P, BLOCK_N)
-        gw += tl.sum(g * phi, 0)
-    tl.store(gw_ptr + c * N + i, gw, mask=im)
     for j in tl.static_range(D):
         gm = tl.zeros((BLOCK_N,), dtype=x_ptr.dtype.element_ty)
         gs = tl.zeros((BLOCK_N,), dtype=x_ptr.dtype.element_ty)
         for p0 in range(0, n, BLOCK_P):
             p = p0 + tl.arange(0, BLOCK_P)
-            pm = p < n
-            _, h = _tile(x_ptr, mu_ptr, s_ptr, w_ptr, p, pm, i, im, c, n, N, D, BLOCK_P, BLOCK_N)
-            phi = _phi(x_ptr, mu_ptr, s_ptr, go_ptr, p, pm, i, im, c, n, N, K, D, BLOCK_P, BLOCK_N)
-            r, sj, rs2, s2 = _rs2(x_ptr, mu_ptr, s_ptr, p, pm, i, im, c, j, N, D)
-            bj = tl.load(go_ptr + ((1 + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
-            cj = tl.load(go_ptr + ((1 + D + j) * n + p) * K + c, mask=pm, other=0.0)[:, None]
-            gm -= tl.sum(h * (2 * cj * rs2 * s2 - rs2 * phi - bj * s2), 0)
-            gs += tl.sum(h * sj * (4 * cj * r * rs2 - 2 * cj - r * r * phi - 2 * bj * r), 0)
+            e, ds, gphi = _grad_terms(x_ptr, mu_ptr, s_ptr, w_ptr, go_ptr, p, p < n, i, im, c, j, n, N, K, D,
+                                      BLOCK_P, BLOCK_N)
+            gm -= tl.sum(e, 0)
+            gs += tl.sum(ds, 0)
+            if j == 0:
+                gw += tl.sum(gphi, 0)
         tl.store(gmu_ptr + (c * D + j) * N + i, gm, mask=im)
         tl.store(gs_ptr + (c * D + j) * N + i, gs, mask=im)
+    tl.store(gw_ptr + c * N + i, gw, mask=im)
 
 
 def pig_jet_forward(x, means, factors, weights, derivatives: bool = True) -> torch.Tensor:
