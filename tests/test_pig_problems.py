@@ -9,7 +9,8 @@ import problems.flow_mixing as flow_mixing
 import problems.klein_gordon as klein_gordon
 
 
-@pytest.mark.parametrize("make", [klein_gordon.problem, flow_mixing.problem,
+@pytest.mark.parametrize("make", [klein_gordon.problem, lambda: klein_gordon.problem(velocity=True),
+                                  flow_mixing.problem,
                                   lambda: convection.problem(beta=40.0),
                                   lambda: convection.problem(5.0, nu=0.1)])
 def test_exact_solutions_have_zero_residual(make):
