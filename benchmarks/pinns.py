@@ -4,6 +4,8 @@
     python benchmarks/pinns.py                    # the "full" run sized for a 2-core CPU
     python benchmarks/pinns.py --only helmholtz convection --seeds 0 1 2
     python benchmarks/pinns.py --speed-only       # PIG step time vs autograd-through-the-embedding
+    python benchmarks/pinns.py --only klein_gordon --points 4096 --steps 3000 --lbfgs-steps 1000
+                                                  # the paper's Adam program (rescaled), then L-BFGS
 
 Accuracy: for every problem a PINN (tanh MLP) and a PIG (or, for convection, an LPINN) are
 trained with one seed each (``--seeds`` for more) by ``sciml.fit``; we record the relative L2
