@@ -9,8 +9,10 @@ What it does, and how to rely on it:
   problems) or "sgd", or a callable ``params -> torch.optim.Optimizer``. ``steps`` counts outer
   steps: with "adam+lbfgs" the last ``lbfgs_steps`` (default ``steps // 10``) are L-BFGS steps,
   each one ``optimizer.step(closure)`` of up to ``lbfgs_options["max_iter"]`` (default 10)
-  strong-Wolfe iterations. When L-BFGS stops making progress fit says so
-  (``result.stop_reason``, and a line on the progress bar) instead of stopping silently.
+  strong-Wolfe iterations. When an L-BFGS step leaves the loss unchanged, fit empties the
+  curvature memory once (stale after resampling or moving weights) and, if the fresh optimizer
+  does not move either, stops and says so (``result.stop_reason``, and a line on the progress
+  bar) instead of stopping silently.
 * **History.** One record per step: the loss, every unweighted loss term, the weights when
   adaptive, the learning rate, metrics every ``eval_every`` steps, and wall time. The record
   of a step holds the loss at the parameters the step started from.
@@ -252,9 +254,15 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
             record["time"] = time.perf_counter() - t0
             history.append(record)
             _update_bar(bar, record)
-            if loop.lbfgs_stalled(history):
+            stall = loop.lbfgs_stall(history)
+            if stall == "restart":
+                record["lbfgs_restart"] = True
+                _say(bar, show, f"sciml: L-BFGS made no progress at step {step}; restarted it with empty "
+                                "curvature memory")
+            elif stall == "stop":
                 stop_reason = (f"lbfgs: converged at step {step} (loss changed by less than "
-                               f"{lbfgs_opts['tolerance_change']:g} between L-BFGS steps)")
+                               f"{lbfgs_opts['tolerance_change']:g} between L-BFGS steps, also after a "
+                               "restart with empty memory)")
                 _say(bar, show, "sciml: " + stop_reason)
                 break
             info = StepInfo(step, record["phase"], record, trained, history)
@@ -459,12 +467,29 @@ class _Loop:
             for p, g in zip(self.params, self.good):
                 p.copy_(g)
 
-    def lbfgs_stalled(self, history: History) -> bool:
+    def lbfgs_stall(self, history: History) -> str | None:
+        """None while L-BFGS moves; "restart" or "stop" when its last step left the loss unchanged.
+
+        A stall is often stale curvature memory (the points were resampled, causal or adaptive
+        weights moved the loss) rather than a minimum, so the first stall empties the memory
+        (a fresh optimizer, as at the start of the phase); a stall of the fresh optimizer's
+        first step stops the fit. The restart is marked in the history (``lbfgs_restart``),
+        so a resumed fit decides alike.
+        """
         recs = history.records
         if len(recs) < 2 or recs[-1]["phase"] != "lbfgs" or recs[-2]["phase"] != "lbfgs":
-            return False
+            return None
         a, b = recs[-2]["loss"], recs[-1]["loss"]
-        return abs(a - b) <= self.lbfgs_opts["tolerance_change"] * max(1.0, abs(a))
+        if abs(a - b) > self.lbfgs_opts["tolerance_change"] * max(1.0, abs(a)):
+            return None
+        # the record of a step holds the loss it started from: the fresh optimizer's first
+        # step (the one after the restart) shows in the record two steps after the restart
+        if recs[-2].get("lbfgs_restart"):
+            return None
+        if len(recs) >= 3 and recs[-3].get("lbfgs_restart"):
+            return "stop"
+        self.opt = torch.optim.LBFGS(self.params, **self.lbfgs_opts)
+        return "restart"
 
     # checkpoints -----------------------------------------------------------------------------
 

@@ -122,6 +122,10 @@ def test_lbfgs_convergence_is_reported_not_silent():
     assert result.stop_reason.startswith("lbfgs: converged")
     assert len(result.history) < 50
     assert abs(float(result.model.c) - 2.0) < 1e-10
+    # the first stall empties the curvature memory; fit stops only when the fresh optimizer's
+    # first step leaves the loss unchanged too (two records after the restart)
+    restarts = [r["step"] for r in result.history.records if r.get("lbfgs_restart")]
+    assert restarts == [result.history.records[-1]["step"] - 2]
 
 
 def test_adaptive_weights_change_and_are_recorded():
