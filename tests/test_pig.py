@@ -112,7 +112,9 @@ def test_sigma_stays_positive_and_starts_at_init():
 def test_raw_sigma_is_the_parameter_and_jets_match_autograd():
     m = _pig(False, 3, bounds=([0.0, -1.0, -1.0], [10.0, 1.0, 1.0]), sigma_param="raw", chunk_size=7)
     torch.testing.assert_close(m.sigma, torch.full_like(m.sigma, 0.4))
-    assert m.sigma is m.sigma_raw  # trained directly, as in the authors' code
+    with torch.no_grad():  # trained directly, as in the authors' code: the sign is irrelevant
+        m.sigma_raw[0, 0, 0] = -0.4
+    torch.testing.assert_close(m.sigma, torch.full_like(m.sigma, 0.4))
     x = _points(20, [0.0, -1.0, -1.0], [10.0, 1.0, 1.0])
     with ops.forward_derivatives(True):
         u = m(x)
@@ -127,6 +129,22 @@ def test_raw_sigma_is_the_parameter_and_jets_match_autograd():
     torch.testing.assert_close(g_jet, m.sigma_raw.grad)
     with pytest.raises(InputError, match="sigma_param"):
         PIG(2, sigma_param="exp")
+
+
+def test_raw_sigma_collapsed_to_zero_stays_finite():
+    m = PIG(2, n_gaussians=6, sigma=0.1, sigma_param="raw")
+    with torch.no_grad():
+        m.sigma_raw[:, :3] = 0.0  # collapsed Gaussians, as long Adam runs produce
+        m.means[:, :3] = 0.0
+    x = torch.zeros(4, 2).uniform_(-1, 1)
+    x[0] = 0.0  # a point on the collapsed Gaussians' centre
+    x.requires_grad_()
+    with ops.forward_derivatives(True):
+        u = m(x)
+        lap = ops.laplacian(u, x)
+    (u.sum() + lap.sum()).backward()
+    assert torch.isfinite(lap).all() and torch.isfinite(m.sigma_raw.grad).all()
+    assert torch.isfinite(m.means.grad).all() and torch.isfinite(m.features.grad).all()
 
 
 @pytest.mark.parametrize("kwargs,match", [
