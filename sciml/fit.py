@@ -256,6 +256,7 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
             _update_bar(bar, record)
             stall = loop.lbfgs_stall(history)
             if stall == "restart":
+                loop.restart_phase()
                 record["lbfgs_restart"] = True
                 _say(bar, show, f"sciml: L-BFGS made no progress at step {step}; restarted it with empty "
                                 "curvature memory")
@@ -471,10 +472,9 @@ class _Loop:
         """None while L-BFGS moves; "restart" or "stop" when its last step left the loss unchanged.
 
         A stall is often stale curvature memory (the points were resampled, causal or adaptive
-        weights moved the loss) rather than a minimum, so the first stall empties the memory
-        (a fresh optimizer, as at the start of the phase); a stall of the fresh optimizer's
-        first step stops the fit. The restart is marked in the history (``lbfgs_restart``),
-        so a resumed fit decides alike.
+        weights moved the loss) rather than a minimum, so on the first stall fit empties the
+        memory (``restart_phase``); a stall of the fresh optimizer's first step stops the fit.
+        The restart is marked in the history (``lbfgs_restart``), so a resumed fit decides alike.
         """
         recs = history.records
         if len(recs) < 2 or recs[-1]["phase"] != "lbfgs" or recs[-2]["phase"] != "lbfgs":
@@ -488,8 +488,11 @@ class _Loop:
             return None
         if len(recs) >= 3 and recs[-3].get("lbfgs_restart"):
             return "stop"
-        self.opt = torch.optim.LBFGS(self.params, **self.lbfgs_opts)
         return "restart"
+
+    def restart_phase(self) -> None:
+        """A fresh optimizer for the current phase (for L-BFGS: empty curvature memory)."""
+        self._enter(self.phase_index)
 
     # checkpoints -----------------------------------------------------------------------------
 
