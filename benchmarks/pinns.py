@@ -177,6 +177,8 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
         res = sm.fit(model, problem, steps=cfg["steps"], optimizer=optimizer, lr=cfg["lr"],
                      points=cfg["points"], boundary_points=cfg.get("boundary_points") or max(64, cfg["points"] // 4),
                      resample_every=cfg["resample"], weights=weights, seed=seed, progress=False,
+                     sampling=sm.ResidualAdaptiveSampling() if cfg.get("sampling") == "rad"
+                     else cfg.get("sampling", "uniform"),
                      eval_every=cfg.get("eval_every"), callbacks=[best], **extra)
     wall = time.perf_counter() - t0
     steps = int(res.metrics["steps"])
@@ -388,6 +390,8 @@ def main(argv=None) -> dict:
                     help="override the PIG σ parameterisation (raw = the authors' code)")
     ap.add_argument("--lbfgs-steps", type=int, default=None,
                     help="Adam cases: after the Adam steps, this many L-BFGS steps (10 strong-Wolfe iterations each)")
+    ap.add_argument("--sampling", choices=["uniform", "sobol", "rad"], default=None,
+                    help="collocation: uniform, sobol, or rad (residual-based adaptive, k = c = 1, pool 4)")
     ap.add_argument("--methods", nargs="*", default=None, help="subset of PINN, PIG, LPINN")
     ap.add_argument("--out", default="pinns")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
@@ -407,7 +411,7 @@ def main(argv=None) -> dict:
                                        ("eval_every", args.eval_every), ("sigma_param", args.sigma_param),
                                        ("log_every", args.log_every), ("n_gaussians", args.n_gaussians),
                                        ("lr", args.lr), ("boundary_points", args.boundary_points),
-                                       ("lbfgs_steps", args.lbfgs_steps))
+                                       ("lbfgs_steps", args.lbfgs_steps), ("sampling", args.sampling))
                      if v is not None}
         jobs = [(n, m, s, args.quick, overrides) for n in names for s in args.seeds
                 for m in (("PINN", "LPINN") if n.startswith("convection") else ("PINN", "PIG"))

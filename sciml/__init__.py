@@ -27,6 +27,7 @@ from .geometry import (
 from .losses import MSE, DarcyResidualFD, RelativeH1, RelativeL2, WeakFormResidual
 from .ops import div, grad, hessian, laplacian, partial
 from .problem import Problem, Reference
+from .sampling import ResidualAdaptiveSampling
 from .weighting import LRAnnealing
 
 __version__ = "0.1.0"
@@ -38,5 +39,5 @@ __all__ = [
     "Union", "Intersection", "Difference",
     "grad", "partial", "laplacian", "div", "hessian", "ops", "nn", "ode", "tasks", "linalg", "data", "losses",
     "MSE", "RelativeL2", "RelativeH1", "DarcyResidualFD", "WeakFormResidual",
-    "CausalWeighting", "LRAnnealing", "InputError",
+    "CausalWeighting", "LRAnnealing", "ResidualAdaptiveSampling", "InputError",
 ]

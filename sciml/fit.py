@@ -172,7 +172,7 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
         optimizer: str | Callable | None = None, lr: float = 1e-3, lbfgs_steps: int | None = None,
         lbfgs_options: dict | None = None, scheduler: str | Callable | None = None,
         weights: dict[str, float] | None = None, adaptive=None, grad_clip: float | None = None,
-        points: int = 2048, boundary_points: int | None = None, sampling: str = "uniform",
+        points: int = 2048, boundary_points: int | None = None, sampling="uniform",
         resample_every: int | None = None, derivatives: str = "auto", equation_loss: Callable | None = None,
         test_points: int = 4096, loss: Callable | None = None, batch_size: int = 32,
         validation: float = 0.1, regularizers: Sequence[Callable] | None = None, eval_every: int | None = None,
@@ -183,7 +183,8 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     """Train ``model`` on a :class:`~sciml.Problem`, a torch Dataset, or a :class:`~sciml.tasks.Task`.
 
     See the module docstring for the semantics. PDE options: ``points``, ``boundary_points``,
-    ``sampling``, ``resample_every``, ``derivatives``, ``equation_loss``, ``test_points``.
+    ``sampling`` ("uniform", "sobol" or ``sm.ResidualAdaptiveSampling(...)``), ``resample_every``,
+    ``derivatives``, ``equation_loss``, ``test_points``.
     Dataset options: ``epochs``, ``loss``, ``batch_size``, ``validation``, ``regularizers`` (e.g.
     ``[sm.ode.ErrorRegularizer(...)]`` for a model returning ``(pred, stats)``). Loss ``weights`` map
     term names to numbers; ``adaptive="lra"`` (or ``sm.LRAnnealing(...)``) adapts them.
@@ -223,7 +224,8 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
               else repr(optimizer), "phases": phases, "lr": lr, "lbfgs_options": lbfgs_opts,
               "scheduler": scheduler if isinstance(scheduler, str) or scheduler is None else repr(scheduler),
               "adaptive": repr(adapt), "dtype": str(dtype).replace("torch.", ""), "device": str(device),
-              "seed": seed, "points": points, "sampling": sampling, "resample_every": resample_every,
+              "seed": seed, "points": points, "sampling": sampling if isinstance(sampling, str) else repr(sampling),
+              "resample_every": resample_every,
               "model": type(model).__name__, "world_size": world}
 
     loop = _Loop(trained, task, phases, factory=optimizer if callable(optimizer) else None, lr=lr,

@@ -52,11 +52,14 @@ def test_same_seed_same_history_and_jets_equal_autograd():
     np.testing.assert_allclose(a.history["loss"], c.history["loss"], rtol=1e-9)
 
 
-@pytest.mark.parametrize("split", [5, 9])
-def test_resume_gives_identical_history(tmp_path, split):
-    """Checkpoint mid-Adam (5) and mid-L-BFGS (9); resuming reproduces every number."""
+@pytest.mark.parametrize("split,sampling", [(5, "sobol"), (9, "sobol"), (5, "rad"), (9, "rad")])
+def test_resume_gives_identical_history(tmp_path, split, sampling):
+    """Checkpoint mid-Adam (5) and mid-L-BFGS (9); resuming reproduces every number, also when the
+    points are drawn where the residual of the model is large."""
     problem = load_problem("heat1d")
-    kw = dict(steps=14, lbfgs_steps=6, points=96, boundary_points=24, resample_every=2, sampling="sobol",
+    if sampling == "rad":
+        sampling = sm.ResidualAdaptiveSampling(k=1, c=0.5, pool=3, base="sobol")
+    kw = dict(steps=14, lbfgs_steps=6, points=96, boundary_points=24, resample_every=2, sampling=sampling,
               dtype=torch.float64, progress=False, seed=7, scheduler="cosine", adaptive=sm.LRAnnealing(every=3))
     full = sm.fit(mlp(problem, seed=2), problem, **kw)
     ckpt = tmp_path / "ckpt.pt"

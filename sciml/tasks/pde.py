@@ -12,6 +12,7 @@ from .. import ops
 from ..conditions import constrain
 from ..errors import InputError
 from ..problem import Problem
+from ..sampling import ResidualAdaptiveSampling
 from .base import Context, Task
 
 SAMPLING = ("uniform", "sobol")
@@ -26,8 +27,10 @@ class PDETask(Task):
     """Train a model on a :class:`~sciml.Problem`'s residuals and conditions.
 
     points : interior collocation points; boundary_points : points per soft condition (default
-    points // 4, or the condition's own ``n``); sampling : "uniform" or "sobol" (a fresh
-    scrambled net each draw); resample_every : draw new points every k steps (None: never);
+    points // 4, or the condition's own ``n``); sampling : "uniform", "sobol" (a fresh
+    scrambled net each draw) or :class:`~sciml.ResidualAdaptiveSampling` (interior points drawn
+    where the current residual is large, from the second draw on); resample_every : draw new
+    points every k steps (None: never);
     derivatives : "auto"/"forward" use the model's forward jets where it has them, "autograd"
     never; equation_loss : callable (residual (N, m), x (N, d)) -> scalar replacing the mean
     square (e.g. causal weighting); test_points : held-out points for ``rel_l2``.
@@ -45,14 +48,17 @@ class PDETask(Task):
                 raise InputError(f"{name}: expected a positive integer, got {v!r}")
         if boundary_points is not None and not (isinstance(boundary_points, int) and boundary_points >= 1):
             raise InputError(f"boundary_points: expected a positive integer, got {boundary_points!r}")
-        if sampling not in SAMPLING:
-            raise InputError(f"sampling: expected one of {', '.join(SAMPLING)}, got {sampling!r}")
+        if not (isinstance(sampling, ResidualAdaptiveSampling) or sampling in SAMPLING):
+            raise InputError(f"sampling: expected one of {', '.join(SAMPLING)} or an "
+                             f"sm.ResidualAdaptiveSampling, got {sampling!r}")
         if resample_every is not None and not (isinstance(resample_every, int) and resample_every >= 1):
             raise InputError(f"resample_every: expected a positive integer or None, got {resample_every!r}")
         if derivatives not in ("auto", "forward", "autograd"):
             raise InputError(f"derivatives: expected 'auto', 'forward' or 'autograd', got {derivatives!r}")
         self.problem = problem
-        self.points, self.sampling, self.resample_every = points, sampling, resample_every
+        self.points, self.resample_every = points, resample_every
+        self.adaptive = sampling if isinstance(sampling, ResidualAdaptiveSampling) else None
+        self.sampling = self.adaptive.base if self.adaptive else sampling
         self.boundary_points = boundary_points or max(1, points // 4)
         self.use_jets = derivatives != "autograd"
         self.equation_loss = equation_loss or mean_square
@@ -65,6 +71,7 @@ class PDETask(Task):
         self.rng = np.random.default_rng([ctx.seed, ctx.rank])
         names = dict(zip(self.problem.conditions, self.problem.condition_names))
         trained, soft = constrain(model, self.problem.domain, self.problem.conditions)
+        self.model = trained  # adaptive sampling evaluates its residual
         self.conditions = [(names[c], c) for c in soft]
         self.output_dim = self.problem.output_dim
         self._sample()
@@ -96,8 +103,12 @@ class PDETask(Task):
         t = t.detach().to(self.ctx.device, self.ctx.dtype)  # never mark the caller's tensor
         return t.requires_grad_(True) if grad else t
 
-    def _sample(self) -> None:
-        x = self.problem.domain.sample(self.points, self.rng, method=self.sampling)
+    def _sample(self, adaptive: bool = False) -> None:
+        if adaptive:
+            pool = self.problem.domain.sample(self.adaptive.pool * self.points, self.rng, method=self.sampling)
+            x = pool[torch.from_numpy(self.adaptive.select(self.residual_norm(pool), self.points, self.rng))]
+        else:
+            x = self.problem.domain.sample(self.points, self.rng, method=self.sampling)
         self.x = self._to(x, True)
         self.batches = {}
         for name, c in self.conditions:
@@ -106,7 +117,32 @@ class PDETask(Task):
 
     def step_end(self, step: int) -> None:
         if self.resample_every and (step + 1) % self.resample_every == 0:
-            self._sample()
+            self._sample(adaptive=self.adaptive is not None)
+
+    def residual_norm(self, x: torch.Tensor) -> np.ndarray:
+        """(M,) NumPy: ε(x) = (Σ_equations Σ_components r²)^½ of the current model at points x (M, d),
+        evaluated in chunks of ``points``."""
+        out = []
+        with torch.enable_grad():
+            for i in range(0, x.shape[0], self.points):
+                xc = self._to(x[i : i + self.points], True)
+                with ops.forward_derivatives(self.use_jets, second=self.second):
+                    u = self.model(xc)
+                sq = sum(self._residual(name, eq, u, xc).detach().pow(2).sum(1)
+                         for name, eq in self.problem.equations.items())
+                out.append(sq.sqrt().double().cpu())
+        return torch.cat(out).numpy()
+
+    def _residual(self, name: str, eq, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Equation ``name``'s residual at x as (N, m), its shape checked."""
+        r = eq(u, x)
+        if not isinstance(r, torch.Tensor):
+            raise InputError(f"equation '{name}': must return a tensor, got {type(r).__name__}")
+        r = r[:, None] if r.ndim == 1 else r
+        if r.ndim != 2 or r.shape[0] != x.shape[0]:
+            raise InputError(f"equation '{name}': residual has shape {tuple(r.shape)}, expected "
+                             f"({x.shape[0]},) or ({x.shape[0]}, m) like the points")
+        return r
 
     # -- losses and metrics --------------------------------------------------------------------
 
@@ -115,14 +151,7 @@ class PDETask(Task):
             u = model(self.x)
         terms = {}
         for name, eq in self.problem.equations.items():
-            r = eq(u, self.x)
-            if not isinstance(r, torch.Tensor):
-                raise InputError(f"equation '{name}': must return a tensor, got {type(r).__name__}")
-            r = r[:, None] if r.ndim == 1 else r
-            if r.ndim != 2 or r.shape[0] != self.x.shape[0]:
-                raise InputError(f"equation '{name}': residual has shape {tuple(r.shape)}, expected "
-                                 f"({self.x.shape[0]},) or ({self.x.shape[0]}, m) like the points")
-            terms[name] = self.equation_loss(r, self.x)
+            terms[name] = self.equation_loss(self._residual(name, eq, u, self.x), self.x)
         for name, c in self.conditions:  # derivatives of the solution on the boundary from jets, too
             with ops.forward_derivatives(self.use_jets and c.derivative_order > 0):
                 terms[name] = c.residual(model, self.batches[name], self.output_dim).pow(2).mean()

@@ -1,0 +1,84 @@
+"""Residual-based adaptive sampling (RAD): the selection law, points where the residual is, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import sciml as sm
+from sciml.nn import MLP
+
+
+def test_probabilities_follow_the_rad_law():
+    rad = sm.ResidualAdaptiveSampling(k=2, c=0.5)
+    e = np.array([0.0, 1.0, 2.0, 3.0])
+    w = e**2 / np.mean(e**2) + 0.5
+    np.testing.assert_allclose(rad.probabilities(e), w / w.sum(), rtol=1e-14)
+    np.testing.assert_allclose(sm.ResidualAdaptiveSampling(k=0).probabilities(e), 0.25, rtol=1e-14)
+    # c = 0 and zero residuals in places: still n distinct candidates, the largest residuals first
+    idx = sm.ResidualAdaptiveSampling(k=1, c=0).select(np.array([0, 0, 5.0, 0, 7.0]), 3, np.random.default_rng(0))
+    assert len(set(idx.tolist())) == 3 and {2, 4} <= set(idx.tolist())
+
+
+class _Zero(torch.nn.Module):  # u = 0: the residual is the source itself
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return self.w * x[:, :1]
+
+
+def test_points_concentrate_where_the_residual_is_large():
+    """Residual 10 on x > 0.9 (a tenth of the domain), ~0 elsewhere: with k = c = 1 the expected share
+    of points there is 0.1·11 / (0.1·11 + 0.9) = 0.55 (sampling with replacement); uniform: 0.1."""
+    domain = sm.Interval(0.0, 1.0)
+    source = lambda x: 10.0 * torch.sigmoid((x[:, :1] - 0.9) * 2000)
+    problem = sm.Problem(domain, equations=lambda u, x: u - source(x))
+    share = {}
+    for name, sampling in (("uniform", "uniform"), ("rad", sm.ResidualAdaptiveSampling(k=1, c=1, pool=16))):
+        task = sm.tasks.PDETask(problem, points=2000, sampling=sampling, resample_every=1)
+        task.setup(_Zero(), sm.tasks.base.Context(torch.device("cpu"), torch.float64, seed=0))
+        task.step_end(0)
+        share[name] = float((task.x[:, 0] > 0.9).double().mean())
+        assert task.x.shape == (2000, 1) and task.x.requires_grad
+        assert len(torch.unique(task.x[:, 0])) == 2000  # distinct candidates
+    assert abs(share["uniform"] - 0.1) < 0.02, share
+    assert 0.5 < share["rad"] < 0.6, share
+
+
+def test_rad_fit_beats_uniform_on_a_steep_layer():
+    """u'' = f on [0, 1], u = tanh((x − 0.7)/0.01) with its Dirichlet values, 64 points redrawn every 50
+    steps, Adam then L-BFGS: the same MLP and budget end with a lower error when the points follow the
+    residual into the layer (seed 0: 3.7e-3 against 9.6e-3 uniform)."""
+    w = 0.01
+    exact = lambda x: torch.tanh((x[:, :1] - 0.7) / w)
+
+    def f(x):
+        t = exact(x)
+        return -2 * t * (1 - t**2) / w**2
+
+    domain = sm.Interval(0.0, 1.0)
+    problem = sm.Problem(domain, equations=lambda u, x: (sm.partial(u, x, 0, 0) - f(x)) * w,
+                         conditions=[sm.Dirichlet(domain.boundary, exact)], solution=exact)
+    errs = {}
+    for name, sampling in (("uniform", "uniform"), ("rad", sm.ResidualAdaptiveSampling(k=1, c=1))):
+        torch.manual_seed(0)
+        model = MLP(1, 1, 32, 3, input_bounds=([0.0], [1.0]))
+        res = sm.fit(model, problem, steps=800, lbfgs_steps=200, lr=3e-3, points=64, boundary_points=2,
+                     weights={"dirichlet_boundary": 10.0}, sampling=sampling, resample_every=50,
+                     dtype=torch.float64, progress=False, seed=0)
+        errs[name] = res.metrics["rel_l2"]
+    assert errs["rad"] < 5e-3 and errs["rad"] < 0.6 * errs["uniform"], errs
+
+
+@pytest.mark.parametrize("kw,match", [(dict(k=-1), "k: expected"), (dict(c=float("nan")), "c: expected"),
+                                      (dict(pool=0), "pool: expected"), (dict(base="lhs"), "base: expected")])
+def test_bad_arguments(kw, match):
+    with pytest.raises(sm.InputError, match=match):
+        sm.ResidualAdaptiveSampling(**kw)
+
+
+def test_unknown_sampling_name():
+    problem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u)
+    with pytest.raises(sm.InputError, match="sampling: expected one of uniform, sobol or an"):
+        sm.tasks.PDETask(problem, sampling="rad")
