@@ -112,6 +112,7 @@ def settings(name: str, quick: bool) -> dict:
     if name == "flow_mixing":  # paper: N=4000, Adam 1e-2, 50k steps, 30³ pts, 10·res
         # raw σ as in the official code: with softplus σ the 50k-step run peaked at 3.5e-2 by step
         # 2200 and then rose; raw reached 1.8e-3 / 1.0e-3 (pinns_flow_mixing_raw50k_smoothfloor*.md)
+        # N = 800, 50k steps with --sampling rad: 5.86e-4, seed 0 (pinns_flow_mixing_raw50k_rad.md)
         return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1024 if q else 2048,
                     steps=300 if q else 600, optimizer="adam", lr=1e-2, pig_weights={"pde": 10.0},
                     pinn_weights={"pde": 10.0}, resample=100, sigma_param="raw")
@@ -123,6 +124,7 @@ def settings(name: str, quick: bool) -> dict:
         # lr 1e-3: at 1e-2 the PIG stalls at rel L2 0.53 (5000 steps, N = 800), at 1e-3 it reaches 6.3e-2
         # and keeps falling (pinns_allen_cahn_5k.md, pinns_allen_cahn_5k_lr1e-3.md)
         # 100k steps at N = 800: 1.86e-3 uniform, 1.26e-3 with --sampling rad (pinns_allen_cahn_100k*.md)
+        # N = 1200 with --sampling rad: 4.33e-4 (pinns_allen_cahn_100k_rad_n1200.md)
         return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1024 if q else 2048,
                     steps=300 if q else 600, optimizer="adam", lr=1e-3, pig_weights={"initial": 100.0},
                     pinn_weights={"initial": 100.0}, resample=100, causal=True)
