@@ -188,7 +188,8 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
     row = {"problem": name, "method": method, "seed": seed, "rel_l2": res.metrics["rel_l2"],
            "best_rel_l2": res.metrics.get("best_rel_l2", res.metrics["rel_l2"]), "wall_s": wall,
            "s_per_step": wall / max(1, steps), "steps": steps, "stop": res.stop_reason,
-           "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "config": cfg}
+           "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "config": cfg,
+           "curve": _curve(res.history)}
     if not name.startswith("convection") and cfg.get("grid_eval"):
         # the official PIG code's test set: a grid of grid_eval points per axis (50³ for the 3-D
         # cases), for the final model and the model of the best evaluation
@@ -199,6 +200,13 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
             row["best_rel_l2_grid"] = _grid_rel_l2(problem, res.model, n)
             row["best_step"] = best.step
     return row
+
+
+def _curve(history, points: int = 100) -> list[list[float]]:
+    """[step, rel_l2] at about ``points`` evenly spaced evaluations (and the last): the error curve."""
+    evals = [(i + 1, e) for i, e in enumerate(history["rel_l2"]) if e is not None]
+    keep = sorted({round(j * (len(evals) - 1) / max(1, points - 1)) for j in range(points)}) if evals else []
+    return [[evals[j][0], float(evals[j][1])] for j in keep]
 
 
 class _BestTracker:
