@@ -6,6 +6,10 @@
     python benchmarks/pinns.py --speed-only       # PIG step time vs autograd-through-the-embedding
     python benchmarks/pinns.py --only klein_gordon --points 4096 --steps 3000 --lbfgs-steps 1000
                                                   # the paper's Adam program (rescaled), then L-BFGS
+    python benchmarks/pinns.py --only allen_cahn --methods PIG --steps 100000 --checkpoint-every 2500
+    python benchmarks/pinns.py --only allen_cahn --methods PIG --steps 100000 --checkpoint-every 2500 --resume
+                                                  # a long run in pieces: the second call continues
+                                                  # the first (same history as one uninterrupted run)
 
 Accuracy: for every problem a PINN (tanh MLP) and a PIG (or, for convection, an LPINN) are
 trained with one seed each (``--seeds`` for more) by ``sciml.fit``; we record the relative L2
@@ -47,12 +51,13 @@ sys.path.insert(0, str(ROOT))
 import sciml as sm
 from sciml import ops
 from sciml.causal import CausalWeighting
-from sciml.io import write_text
+from sciml.io import atomic_path, write_text
 from sciml.nn.lpinn import LPINN
 from sciml.nn.pig import PIG
 from sciml.tasks.lpinn import LPINNTask
 
 RESULTS = ROOT / "benchmarks" / "results"
+CHECKPOINTS = ROOT / "benchmarks" / "checkpoints"  # not ignored by git, so a fresh machine keeps them
 
 # Paper anchors (reference/pinns.md §2.3, §3.5, §6): relative L2
 ANCHORS = {
@@ -140,12 +145,16 @@ def _scheduler(steps: int, paper_steps: int = 50_000):
     return f"exponential:{gamma}"
 
 
-def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | None = None) -> dict:
+def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | None = None,
+             checkpoint: Path | None = None, checkpoint_every: int | None = None, resume: bool = False) -> dict:
+    """Train one case; with ``checkpoint``, fit saves there every ``checkpoint_every`` steps (with the
+    best-so-far model beside it) and ``resume`` continues from it (PIG/PINN cases, not convection)."""
     torch.set_num_threads(1)
     cfg = settings(name, quick) | (overrides or {})
     problem = _problem(name)
     sm.seed_everything(seed)
     t0 = time.perf_counter()
+    restart = {}  # fit's checkpoint / resume arguments
     if name.startswith("convection"):
         beta = float(name.split("_")[1])
         if method == "LPINN":
@@ -176,20 +185,27 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
             extra["scheduler"] = _scheduler(adam_steps, cfg.get("paper_steps", 50_000))
         if cfg.get("causal"):
             extra["equation_loss"] = CausalWeighting(slabs=32, epsilon=1.0)
-        best = _BestTracker(f"{name} {method} seed {seed}", cfg.get("log_every"))
+        best = _BestTracker(f"{name} {method} seed {seed}", cfg.get("log_every"), checkpoint, checkpoint_every)
+        if checkpoint is not None:
+            restart = dict(checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+            if resume and checkpoint.exists():
+                restart["resume"] = checkpoint
+                best.load()
         res = sm.fit(model, problem, steps=cfg["steps"], optimizer=optimizer, lr=cfg["lr"],
                      points=cfg["points"], boundary_points=cfg.get("boundary_points") or max(64, cfg["points"] // 4),
                      resample_every=cfg["resample"], weights=weights, seed=seed, progress=False,
                      sampling=sm.ResidualAdaptiveSampling() if cfg.get("sampling") == "rad"
                      else cfg.get("sampling", "uniform"),
-                     eval_every=cfg.get("eval_every"), callbacks=[best], **extra)
+                     eval_every=cfg.get("eval_every"), callbacks=[best], **extra, **restart)
     wall = time.perf_counter() - t0
+    if restart.get("resume"):  # the training time of all pieces (fit keeps it in the history)
+        wall = res.metrics["time"]
     steps = int(res.metrics["steps"])
     row = {"problem": name, "method": method, "seed": seed, "rel_l2": res.metrics["rel_l2"],
            "best_rel_l2": res.metrics.get("best_rel_l2", res.metrics["rel_l2"]), "wall_s": wall,
            "s_per_step": wall / max(1, steps), "steps": steps, "stop": res.stop_reason,
            "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "config": cfg,
-           "curve": _curve(res.history)}
+           "curve": _curve(res.history), "resumed": bool(restart.get("resume"))}
     if not name.startswith("convection") and cfg.get("grid_eval"):
         # the official PIG code's test set: a grid of grid_eval points per axis (50³ for the 3-D
         # cases), for the final model and the model of the best evaluation
@@ -210,11 +226,21 @@ def _curve(history, points: int = 100) -> list[list[float]]:
 
 
 class _BestTracker:
-    """fit callback: keeps the model state of the lowest ``rel_l2`` evaluation; prints progress."""
+    """fit callback: keeps the model state of the lowest ``rel_l2`` evaluation; prints progress.
+    With ``checkpoint``, saves its state to ``<checkpoint>.best`` every ``every`` steps (fit saves the
+    run's own checkpoint at the same steps, after the callbacks), so a resumed run keeps its best."""
 
-    def __init__(self, label: str, log_every: int | None):
+    def __init__(self, label: str, log_every: int | None, checkpoint: Path | None = None,
+                 every: int | None = None):
         self.label, self.log_every = label, log_every
+        self.path = None if checkpoint is None else checkpoint.with_name(checkpoint.name + ".best")
+        self.every = every
         self.err, self.step, self.state = math.inf, None, None
+
+    def load(self) -> None:
+        if self.path is not None and self.path.exists():
+            saved = torch.load(self.path, weights_only=True)
+            self.err, self.step, self.state = saved["err"], saved["step"], saved["state"]
 
     def __call__(self, info) -> bool:
         err = info.record.get("rel_l2")
@@ -224,6 +250,9 @@ class _BestTracker:
         if self.log_every and (info.step + 1) % self.log_every == 0:
             print(f"{self.label}: step {info.step + 1} loss {info.record['loss']:.3e} rel_l2 "
                   f"{_fmt(err)} best {self.err:.3e} (step {self.step}) {info.record['time']:.0f}s", flush=True)
+        if self.path is not None and self.every and (info.step + 1) % self.every == 0:
+            with atomic_path(self.path) as tmp:
+                torch.save({"err": self.err, "step": self.step, "state": self.state}, tmp)
         return False
 
 
@@ -404,6 +433,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--sampling", choices=["uniform", "sobol", "rad"], default=None,
                     help="collocation: uniform, sobol, or rad (residual-based adaptive, k = c = 1, pool 4)")
     ap.add_argument("--methods", nargs="*", default=None, help="subset of PINN, PIG, LPINN")
+    ap.add_argument("--checkpoint-every", type=int, default=None,
+                    help=f"save each case every k steps under {CHECKPOINTS.relative_to(ROOT)}/ (PIG/PINN cases)")
+    ap.add_argument("--resume", action="store_true", help="continue each case from its checkpoint, if any")
     ap.add_argument("--out", default="pinns")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
     args = ap.parse_args(argv)
@@ -424,9 +456,18 @@ def main(argv=None) -> dict:
                                        ("lr", args.lr), ("boundary_points", args.boundary_points),
                                        ("lbfgs_steps", args.lbfgs_steps), ("sampling", args.sampling))
                      if v is not None}
-        jobs = [(n, m, s, args.quick, overrides) for n in names for s in args.seeds
+        if args.checkpoint_every is not None and args.checkpoint_every < 1:
+            ap.error(f"--checkpoint-every: expected a positive integer, got {args.checkpoint_every}")
+        if args.resume and args.checkpoint_every is None:
+            ap.error("--resume: give --checkpoint-every too (the run goes on saving as it did)")
+        ckpt = (lambda n, m, s: None) if args.checkpoint_every is None else (
+            lambda n, m, s: CHECKPOINTS / f"{Path(args.out).name}_{n}_{m}_seed{s}.pt")
+        jobs = [(n, m, s, args.quick, overrides, ckpt(n, m, s), args.checkpoint_every, args.resume)
+                for n in names for s in args.seeds
                 for m in (("PINN", "LPINN") if n.startswith("convection") else ("PINN", "PIG"))
                 if args.methods is None or m in args.methods]
+        if args.checkpoint_every is not None and any(n.startswith("convection") for n, *_ in jobs):
+            ap.error("--checkpoint-every: the convection (LPINN) cases do not checkpoint; leave them out")
         if args.jobs > 1:
             with mp.get_context("spawn").Pool(args.jobs) as pool:
                 rows = pool.starmap(run_case, jobs)
