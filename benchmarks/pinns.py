@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import sciml as sm
 from sciml import ops
 from sciml.causal import CausalWeighting
-from sciml.io import atomic_path, write_text
+from sciml.io import write_text
 from sciml.nn.lpinn import LPINN
 from sciml.nn.pig import PIG
 from sciml.tasks.lpinn import LPINNTask
@@ -147,8 +147,8 @@ def _scheduler(steps: int, paper_steps: int = 50_000):
 
 def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | None = None,
              checkpoint: Path | None = None, checkpoint_every: int | None = None, resume: bool = False) -> dict:
-    """Train one case; with ``checkpoint``, fit saves there every ``checkpoint_every`` steps (with the
-    best-so-far model beside it) and ``resume`` continues from it (PIG/PINN cases, not convection)."""
+    """Train one case; with ``checkpoint``, fit saves there every ``checkpoint_every`` steps (the
+    best-so-far model inside) and ``resume`` continues from it (PIG/PINN cases, not convection)."""
     torch.set_num_threads(1)
     cfg = settings(name, quick) | (overrides or {})
     problem = _problem(name)
@@ -185,12 +185,11 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
             extra["scheduler"] = _scheduler(adam_steps, cfg.get("paper_steps", 50_000))
         if cfg.get("causal"):
             extra["equation_loss"] = CausalWeighting(slabs=32, epsilon=1.0)
-        best = _BestTracker(f"{name} {method} seed {seed}", cfg.get("log_every"), checkpoint, checkpoint_every)
+        best = _BestTracker(f"{name} {method} seed {seed}", cfg.get("log_every"))
         if checkpoint is not None:
             restart = dict(checkpoint=checkpoint, checkpoint_every=checkpoint_every)
             if resume and checkpoint.exists():
                 restart["resume"] = checkpoint
-                best.load()
         res = sm.fit(model, problem, steps=cfg["steps"], optimizer=optimizer, lr=cfg["lr"],
                      points=cfg["points"], boundary_points=cfg.get("boundary_points") or max(64, cfg["points"] // 4),
                      resample_every=cfg["resample"], weights=weights, seed=seed, progress=False,
@@ -212,7 +211,7 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
         n = cfg["grid_eval"]
         row["rel_l2_grid"] = _grid_rel_l2(problem, res.model, n)
         if best.state is not None:
-            res.model.load_state_dict(best.state)
+            best.restore(res.model)
             row["best_rel_l2_grid"] = _grid_rel_l2(problem, res.model, n)
             row["best_step"] = best.step
     return row
@@ -225,34 +224,20 @@ def _curve(history, points: int = 100) -> list[list[float]]:
     return [[evals[j][0], float(evals[j][1])] for j in keep]
 
 
-class _BestTracker:
-    """fit callback: keeps the model state of the lowest ``rel_l2`` evaluation; prints progress.
-    With ``checkpoint``, saves its state to ``<checkpoint>.best`` every ``every`` steps (fit saves the
-    run's own checkpoint at the same steps, after the callbacks), so a resumed run keeps its best."""
+class _BestTracker(sm.BestModel):
+    """fit callback: :class:`sm.BestModel` of ``rel_l2`` (its state travels in fit's checkpoint, so
+    a resumed run keeps its best) that also prints a progress line every ``log_every`` steps."""
 
-    def __init__(self, label: str, log_every: int | None, checkpoint: Path | None = None,
-                 every: int | None = None):
+    def __init__(self, label: str, log_every: int | None):
+        super().__init__("rel_l2")
         self.label, self.log_every = label, log_every
-        self.path = None if checkpoint is None else checkpoint.with_name(checkpoint.name + ".best")
-        self.every = every
-        self.err, self.step, self.state = math.inf, None, None
-
-    def load(self) -> None:
-        if self.path is not None and self.path.exists():
-            saved = torch.load(self.path, weights_only=True)
-            self.err, self.step, self.state = saved["err"], saved["step"], saved["state"]
 
     def __call__(self, info) -> bool:
-        err = info.record.get("rel_l2")
-        if err is not None and err < self.err:
-            self.err, self.step = err, info.step + 1
-            self.state = {k: v.detach().clone() for k, v in info.model.state_dict().items()}
+        super().__call__(info)
         if self.log_every and (info.step + 1) % self.log_every == 0:
             print(f"{self.label}: step {info.step + 1} loss {info.record['loss']:.3e} rel_l2 "
-                  f"{_fmt(err)} best {self.err:.3e} (step {self.step}) {info.record['time']:.0f}s", flush=True)
-        if self.path is not None and self.every and (info.step + 1) % self.every == 0:
-            with atomic_path(self.path) as tmp:
-                torch.save({"err": self.err, "step": self.step, "state": self.state}, tmp)
+                  f"{_fmt(info.record.get('rel_l2'))} best {self.value:.3e} (step {self.step}) "
+                  f"{info.record['time']:.0f}s", flush=True)
         return False
 
 

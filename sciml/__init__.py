@@ -8,7 +8,7 @@ from . import data, linalg, losses, nn, ode, ops, tasks
 from .causal import CausalWeighting
 from .conditions import Dirichlet, HardConstraint, Initial, Neumann, Observations, Periodic, Robin
 from .errors import InputError
-from .fit import History, Result, StepInfo, fit, seed_everything
+from .fit import BestModel, History, Result, StepInfo, fit, seed_everything
 from .geometry import (
     Boundary,
     Box,
@@ -33,7 +33,7 @@ from .weighting import LRAnnealing
 __version__ = "0.1.0"
 
 __all__ = [
-    "Problem", "Reference", "fit", "Result", "History", "StepInfo", "seed_everything",
+    "Problem", "Reference", "fit", "Result", "History", "StepInfo", "BestModel", "seed_everything",
     "Dirichlet", "Neumann", "Robin", "Periodic", "Initial", "Observations", "HardConstraint",
     "Domain", "Boundary", "Interval", "Rectangle", "Box", "Disk", "Polygon", "TimeDomain", "SpaceTime", "Mesh",
     "Union", "Intersection", "Difference",

@@ -18,9 +18,10 @@ What it does, and how to rely on it:
   of a step holds the loss at the parameters the step started from.
 * **Seeds and resume.** ``seed`` fixes the sampling of points and torch's generator. A
   checkpoint (model, optimizer, scheduler, loss weights, task state with points and random
-  generator states, torch RNG, step, history) is written atomically every ``checkpoint_every``
-  steps and at the end; ``resume=path`` continues to the identical history (every number but
-  wall time).
+  generator states, torch RNG, step, history, and the state of every callback that has
+  ``state_dict``/``load_state_dict``, such as :class:`BestModel`) is written atomically every
+  ``checkpoint_every`` steps and at the end; ``resume=path`` continues to the identical history
+  (every number but wall time).
 * **NaN.** If a loss term becomes NaN or infinite, fit stops with a message naming the term
   and the step, and returns the model as it was at the last step whose loss was finite.
 * **Best epoch.** A dataset fit with a validation split returns the model of its best
@@ -54,7 +55,7 @@ from .tasks.base import Context, Task
 from .tasks.pde import PDETask
 from .weighting import adaptive_weighting
 
-__all__ = ["fit", "Result", "History", "StepInfo", "seed_everything"]
+__all__ = ["fit", "Result", "History", "StepInfo", "BestModel", "seed_everything"]
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs", "sgd")
 LBFGS_DEFAULTS = {"lr": 1.0, "max_iter": 10, "history_size": 100, "line_search_fn": "strong_wolfe",
@@ -122,6 +123,47 @@ class StepInfo:
     record: dict
     model: nn.Module
     history: History
+
+
+class BestModel:
+    """fit callback: a copy of the model's state at its lowest evaluated ``metric`` (default
+    "rel_l2", evaluated every ``eval_every`` steps). After fit, ``value`` is that lowest value,
+    ``step`` the number of steps taken when it was reached, ``state`` the state dict, and
+    ``restore(model)`` loads it. Its state travels in fit's checkpoints, so a resumed fit keeps the
+    best of the steps before the interruption.
+
+        best = sm.BestModel()
+        result = sm.fit(model, problem, steps=50_000, eval_every=50, callbacks=[best])
+        best.restore(result.model)
+    """
+
+    def __init__(self, metric: str = "rel_l2"):
+        if not isinstance(metric, str) or not metric:
+            raise InputError(f"metric: expected the name of an evaluated metric, got {metric!r}")
+        self.metric = metric
+        self.value, self.step, self.state = math.inf, None, None
+
+    def __call__(self, info: StepInfo) -> bool:
+        value = info.record.get(self.metric)
+        if value is not None and value < self.value:
+            self.value, self.step = value, info.step + 1
+            self.state = {k: v.detach().clone() for k, v in info.model.state_dict().items()}
+        return False
+
+    def restore(self, model: nn.Module) -> nn.Module:
+        """Load the best state into ``model`` (the one fit trained) and return it."""
+        if self.state is None:
+            raise InputError(f"BestModel: no '{self.metric}' evaluation was seen (is the metric evaluated, "
+                             "e.g. does the problem have a reference solution?)")
+        model.load_state_dict(self.state)
+        return model
+
+    def state_dict(self) -> dict:
+        return {"metric": self.metric, "value": self.value, "step": self.step, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.metric, self.value, self.step, self.state = (state["metric"], state["value"], state["step"],
+                                                          state["state"])
 
 
 @dataclass
@@ -234,7 +276,7 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
     history = History()
     start = 0
     if resume is not None:
-        start, history = loop.load(resume, device)
+        start, history = loop.load(resume, device, callbacks)
     stop_reason = "completed"
     show = progress and rank == 0
     bar = _progress_bar(steps, start, show)
@@ -273,13 +315,13 @@ def fit(model: nn.Module, target, *, steps: int | None = None, epochs: int | Non
                 stop_reason = f"callback: stopped at step {step}"
                 break
             if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 and rank == 0:
-                loop.save(checkpoint, step + 1, history, config)
+                loop.save(checkpoint, step + 1, history, config, callbacks)
     finally:
         if bar is not None:
             bar.close()
     completed = len(history)
     if checkpoint is not None and rank == 0 and completed > start:
-        loop.save(checkpoint, completed, history, config)
+        loop.save(checkpoint, completed, history, config, callbacks)
     metrics = task.final_metrics(trained)  # a dataset task first restores its best validation epoch
     for key in list(metrics):
         column = [v for v in history[key] if v is not None]
@@ -498,7 +540,7 @@ class _Loop:
 
     # checkpoints -----------------------------------------------------------------------------
 
-    def save(self, path, step: int, history: History, config: dict) -> None:
+    def save(self, path, step: int, history: History, config: dict, callbacks: Sequence[Callable] = ()) -> None:
         state = {
             "format": "sciml-checkpoint-1",
             "step": step,
@@ -514,11 +556,13 @@ class _Loop:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "history": history.to_json(),
             "config": config,
+            "callbacks": [(type(cb).__name__, cb.state_dict()) if hasattr(cb, "state_dict") else None
+                          for cb in callbacks],
         }
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
 
-    def load(self, path, device) -> tuple[int, History]:
+    def load(self, path, device, callbacks: Sequence[Callable] = ()) -> tuple[int, History]:
         p = Path(path)
         if not p.exists():
             raise InputError(f"resume: checkpoint '{p}' does not exist")
@@ -545,10 +589,25 @@ class _Loop:
             if self.sched is not None and state["scheduler"] is not None:
                 self.sched.load_state_dict(state["scheduler"])
         self.task.load_state_dict(state["task"])
+        _load_callbacks(callbacks, state.get("callbacks", []), p)
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         return state["step"], History(state["history"])
+
+
+def _load_callbacks(callbacks: Sequence[Callable], saved: list, path: Path) -> None:
+    """Give each stateful callback the state saved at its position; refuse a mismatch rather than
+    resume with a callback that silently forgot (e.g. a best model of the steps before)."""
+    for i, cb in enumerate(callbacks):
+        if not hasattr(cb, "load_state_dict"):
+            continue
+        entry = saved[i] if i < len(saved) else None
+        if entry is None or entry[0] != type(cb).__name__:
+            written = [e[0] if e else "stateless" for e in saved] or "none"
+            raise InputError(f"resume: checkpoint '{path}' holds no state for callback {i} "
+                             f"({type(cb).__name__}); it was written with callbacks {written}")
+        cb.load_state_dict(entry[1])
 
 
 def _record_terms(terms: dict[str, torch.Tensor], loss: torch.Tensor, world: int) -> dict:

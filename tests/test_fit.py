@@ -76,6 +76,40 @@ def test_resume_gives_identical_history(tmp_path, split, sampling):
         assert torch.equal(p, q)
 
 
+def test_best_model_keeps_the_lowest_evaluation_and_survives_resume(tmp_path):
+    """BestModel holds the state of the lowest rel_l2 evaluation (re-evaluating it gives that number
+    exactly); split at a checkpoint and resumed, it ends with the same step, value and state."""
+    problem = load_problem("heat1d")
+    kw = dict(steps=16, optimizer="adam", lr=3e-2, points=96, boundary_points=24, resample_every=2,
+              eval_every=2, dtype=torch.float64, progress=False, seed=5)
+    best = sm.BestModel()
+    full = sm.fit(mlp(problem, seed=2), problem, callbacks=[best], **kw)
+    evals = [e for e in full.history["rel_l2"] if e is not None]
+    assert len(evals) == 8 and best.value == min(evals) and best.step == 2 * (evals.index(min(evals)) + 1)
+    restored = best.restore(mlp(problem, seed=3).double())
+    assert full.task.evaluate(restored)["rel_l2"] == best.value
+
+    ckpt = tmp_path / "ckpt.pt"
+
+    class StopAt:
+        def __call__(self, info):
+            return info.step + 1 == 7
+
+    first = sm.BestModel()
+    sm.fit(mlp(problem, seed=2), problem, checkpoint=ckpt, callbacks=[first, StopAt()], **kw)
+    again = sm.BestModel()
+    sm.fit(mlp(problem, seed=2), problem, resume=ckpt, callbacks=[again, StopAt()], **kw)
+    assert (again.step, again.value) == (best.step, best.value)
+    assert all(torch.equal(again.state[k], best.state[k]) for k in best.state)
+    # resuming with a stateful callback the checkpoint has no state for is refused, not forgotten
+    with pytest.raises(sm.InputError, match="no state for callback 1"):
+        sm.fit(mlp(problem, seed=2), problem, resume=ckpt, callbacks=[StopAt(), sm.BestModel()], **kw)
+    with pytest.raises(sm.InputError, match="no 'rel_l2' evaluation"):
+        sm.BestModel().restore(restored)
+    with pytest.raises(sm.InputError, match="metric"):
+        sm.BestModel("")
+
+
 def test_resume_from_other_model_is_refused(tmp_path):
     problem = load_problem("poisson2d")
     ckpt = tmp_path / "c.pt"

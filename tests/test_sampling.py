@@ -47,9 +47,11 @@ def test_points_concentrate_where_the_residual_is_large():
 
 
 def test_rad_fit_beats_uniform_on_a_steep_layer():
-    """u'' = f on [0, 1], u = tanh((x − 0.7)/0.01) with its Dirichlet values, 64 points redrawn every 50
-    steps, Adam then L-BFGS: the same MLP and budget end with a lower error when the points follow the
-    residual into the layer (seed 0: 3.7e-3 against 9.6e-3 uniform)."""
+    """u'' = f on [0, 1], u = tanh((x − 0.7)/0.01) with its Dirichlet values, 32 points redrawn every 50
+    steps, 1000 Adam steps: the same MLP and budget end with a lower error when the points follow the
+    residual into the layer (seeds 0–3: 0.07–0.27× the uniform error; seed 0: 3.5e-2 against 1.3e-1).
+    With 64 points and an L-BFGS finish the uniform draws already resolve the layer and the two are
+    within the seed-to-seed scatter (ratios 0.9–15 over seeds 0–3), so that setting tests nothing."""
     w = 0.01
     exact = lambda x: torch.tanh((x[:, :1] - 0.7) / w)
 
@@ -64,11 +66,11 @@ def test_rad_fit_beats_uniform_on_a_steep_layer():
     for name, sampling in (("uniform", "uniform"), ("rad", sm.ResidualAdaptiveSampling(k=1, c=1))):
         torch.manual_seed(0)
         model = MLP(1, 1, 32, 3, input_bounds=([0.0], [1.0]))
-        res = sm.fit(model, problem, steps=800, lbfgs_steps=200, lr=3e-3, points=64, boundary_points=2,
+        res = sm.fit(model, problem, steps=1000, optimizer="adam", lr=3e-3, points=32, boundary_points=2,
                      weights={"dirichlet_boundary": 10.0}, sampling=sampling, resample_every=50,
                      dtype=torch.float64, progress=False, seed=0)
         errs[name] = res.metrics["rel_l2"]
-    assert errs["rad"] < 5e-3 and errs["rad"] < 0.6 * errs["uniform"], errs
+    assert errs["rad"] < 6e-2 and errs["rad"] < 0.5 * errs["uniform"], errs
 
 
 @pytest.mark.parametrize("kw,match", [(dict(k=-1), "k: expected"), (dict(c=float("nan")), "c: expected"),
