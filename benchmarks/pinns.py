@@ -10,6 +10,8 @@
     python benchmarks/pinns.py --only allen_cahn --methods PIG --steps 100000 --checkpoint-every 2500 --resume
                                                   # a long run in pieces: the second call continues
                                                   # the first (same history as one uninterrupted run)
+    python benchmarks/pinns.py --combine run_seed0 run_seed1 --out run_seeds
+                                                  # one table, with means over seeds, from several files
 
 Accuracy: for every problem a PINN (tanh MLP) and a PIG (or, for convection, an LPINN) are
 trained with one seed each (``--seeds`` for more) by ``sciml.fit``; we record the relative L2
@@ -340,6 +342,29 @@ def _fmt(v):
     return "–" if v is None else (f"{v:.2e}" if isinstance(v, float) else str(v))
 
 
+def _mean_std(values: list[float]) -> str:
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return f"{m:.2e} ± {sd:.2e}"
+
+
+def combine(names: list[str]) -> dict:
+    """One report from the accuracy rows of several result files (e.g. one per seed, each run in
+    pieces on another day), with the machine of each part kept."""
+    parts = []
+    for name in names:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            raise ValueError(f"--combine: no results file {path.relative_to(ROOT)}")
+        parts.append((name, json.loads(path.read_text())))
+    if len({rep["quick"] for _, rep in parts}) > 1:
+        raise ValueError("--combine: the files mix quick and full runs")
+    rows = [r for _, rep in parts for r in rep["accuracy"]]
+    return {"quick": parts[0][1]["quick"], "seeds": sorted({r["seed"] for r in rows}),
+            "machine": parts[0][1]["machine"], "accuracy": rows, "speed": [],
+            "parts": [{"name": n, "seeds": rep["seeds"], "machine": rep["machine"]} for n, rep in parts]}
+
+
 def markdown(report: dict) -> str:
     lines = [f"# PINN / PIG / LPINN benchmark ({'quick' if report['quick'] else 'full'} mode)", "",
              f"Machine: {report['machine']['processor']}, {report['machine']['cpus']} CPUs, torch "
@@ -347,14 +372,29 @@ def markdown(report: dict) -> str:
              f"{_fmt(report['machine']['load_average_at_start'])} (shared machine). "
              f"Seeds: {report['seeds']}.", "",
              "Relative L2 error (final / best over training); anchors from reference/pinns.md.", "",
-             "| problem | method | rel L2 final | rel L2 best | anchor (paper) | params | steps | wall s "
+             "| problem | method | seed | rel L2 final | rel L2 best | anchor (paper) | params | steps | wall s "
              "| s/step |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["accuracy"]:
         anchor = ANCHORS.get(r["problem"], {}).get(r["method"])
-        lines.append(f"| {r['problem']} | {r['method']} | {r['rel_l2']:.2e} | {r['best_rel_l2']:.2e} | "
+        lines.append(f"| {r['problem']} | {r['method']} | {r['seed']} | {r['rel_l2']:.2e} | {r['best_rel_l2']:.2e} | "
                      f"{_fmt(anchor)} | {r['params']} | {r['steps']} | {r['wall_s']:.0f} | "
                      f"{r['s_per_step']:.3f} |")
+    groups: dict[tuple, list] = {}
+    for r in report["accuracy"]:
+        groups.setdefault((r["problem"], r["method"]), []).append(r)
+    if any(len(g) > 1 for g in groups.values()):
+        lines += ["", "Over seeds (mean ± sample standard deviation):", "",
+                  "| problem | method | seeds | rel L2 final | rel L2 best | anchor (paper) |",
+                  "|---|---|---|---|---|---|"]
+        for (prob, meth), g in groups.items():
+            if len(g) > 1:
+                lines.append(f"| {prob} | {meth} | {', '.join(str(r['seed']) for r in g)} | "
+                             f"{_mean_std([r['rel_l2'] for r in g])} | {_mean_std([r['best_rel_l2'] for r in g])} | "
+                             f"{_fmt(ANCHORS.get(prob, {}).get(meth))} |")
+    if report.get("parts"):
+        lines += ["", "Combined from: " + "; ".join(f"`{q['name']}.json` (seeds {q['seeds']}, "
+                                                  f"{q['machine']['platform']})" for q in report["parts"])]
     grid = [r for r in report["accuracy"] if "rel_l2_grid" in r]
     if grid:
         lines += ["", "On the official test grid (50 points per axis, ends included): rel L2 of the final "
@@ -423,7 +463,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--resume", action="store_true", help="continue each case from its checkpoint, if any")
     ap.add_argument("--out", default="pinns")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json")
+    ap.add_argument("--combine", nargs="+", default=None, metavar="NAME",
+                    help="only merge the accuracy rows of results NAME.json ... into --out (with means over seeds)")
     args = ap.parse_args(argv)
+    if args.combine:
+        try:
+            report = combine(args.combine)
+        except ValueError as e:
+            ap.error(str(e))
+        write_text(RESULTS / f"{args.out}.json", json.dumps(report, indent=1, default=str))
+        args.render = True
     if args.render:
         text = markdown(json.loads((RESULTS / f"{args.out}.json").read_text()))
         write_text(RESULTS / f"{args.out}.md", text)
