@@ -71,24 +71,33 @@ def cmd_fit(args) -> int:
     import torch
 
     from . import nn
-    from .fit import fit, seed_everything
-    from .io import ensure_dir
+    from .fit import BestModel, fit, seed_everything
+    from .io import atomic_path, ensure_dir
 
     out = ensure_dir(args.out, argument="--out")
     seed_everything(args.seed)
     problem, model, options = _resolve(args.target, _parse_params(args.param))
+    if args.keep_best and problem.solution is None:
+        raise InputError(f"--keep-best: problem '{problem.name}' has no reference solution to measure the error by")
     if model is None or args.model:
         model = nn.build(args.model or "mlp", problem, width=args.width, depth=args.depth,
                          activation=args.activation)
     options.update({k: v for k, v in {
         "steps": args.steps, "optimizer": args.optimizer, "lr": args.lr, "points": args.points,
-        "resample_every": args.resample_every, "lbfgs_steps": args.lbfgs_steps}.items() if v is not None})
+        "resample_every": args.resample_every, "lbfgs_steps": args.lbfgs_steps,
+        "eval_every": args.eval_every}.items() if v is not None})
     options.setdefault("steps", 2000)
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    best = BestModel() if args.keep_best else None
     result = fit(model, problem, dtype=dtype, device=args.device, seed=args.seed,
                  checkpoint=out / "checkpoint.pt", checkpoint_every=args.checkpoint_every, resume=args.resume,
-                 progress=not args.no_progress, **options)
+                 progress=not args.no_progress, callbacks=[best] if best else [], **options)
     result.save(out)
+    if best is not None and best.state is not None:
+        with atomic_path(out / "best_model.pt") as tmp:
+            torch.save({"model": best.state, "model_class": type(result.model).__name__, "config": result.config,
+                        "step": best.step, "rel_l2": best.value}, tmp)
+        print(f"best: rel_l2 = {best.value:.3e} after step {best.step} (wrote {out / 'best_model.pt'})")
     figures = result.plot(out)
     metrics = ", ".join(f"{k} = {v:.3e}" if isinstance(v, float) else f"{k} = {v}"
                         for k, v in result.metrics.items())
@@ -113,7 +122,7 @@ def cmd_demo(args) -> int:
                             activation="tanh", steps=args.steps, optimizer="adam+lbfgs", lr=2e-3,
                             points=1024, resample_every=100, lbfgs_steps=args.steps * 3 // 20, dtype="float64",
                             device=None, seed=0, out=args.out, checkpoint_every=None, resume=None,
-                            no_progress=args.no_progress)
+                            no_progress=args.no_progress, eval_every=None, keep_best=False)
     return cmd_fit(ns)
 
 
@@ -134,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--points", type=int, default=None, help="interior collocation points")
     p.add_argument("--resample-every", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=None, help="evaluate the error every k steps")
+    p.add_argument("--keep-best", action="store_true",
+                   help="also write best_model.pt, the model of the lowest evaluated rel_l2 (needs a reference)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)

@@ -42,6 +42,37 @@ def test_fit_python_file(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["metrics"]["steps"] == 20
 
 
+def test_keep_best_writes_the_model_of_the_lowest_error(tmp_path):
+    import torch
+
+    import sciml as sm
+    from sciml.nn import build
+    from sciml.registry import load_problem
+
+    out = tmp_path / "b"
+    p = run("fit", "poisson2d", "--steps", "40", "--optimizer", "adam", "--lr", "1e-2", "--points", "128",
+            "--width", "16", "--depth", "2", "--eval-every", "5", "--keep-best", "--out", str(out), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    saved = torch.load(out / "best_model.pt", weights_only=False)
+    evals = [e for e in json.loads((out / "history.json").read_text())["records"] if e.get("rel_l2") is not None]
+    lowest = min(evals, key=lambda r: r["rel_l2"])
+    assert saved["rel_l2"] == lowest["rel_l2"] and saved["step"] == lowest["step"] + 1
+    assert f"best: rel_l2 = {lowest['rel_l2']:.3e}" in p.stdout
+    problem = load_problem("poisson2d")
+    model = build("mlp", problem, width=16, depth=2)
+    model.load_state_dict(saved["model"])
+    task = sm.tasks.PDETask(problem)
+    task.setup(model, sm.tasks.base.Context(torch.device("cpu"), torch.float32, seed=0))
+    assert abs(task.evaluate(model)["rel_l2"] - saved["rel_l2"]) < 1e-6
+
+
+def test_keep_best_without_a_reference_is_refused(tmp_path):
+    f = tmp_path / "no_solution.py"
+    f.write_text("import sciml as sm\nproblem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u - 1.0)\n")
+    p = run("fit", str(f), "--keep-best", "--steps", "2", "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and "--keep-best: problem" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
 def test_bad_input_exits_2_without_traceback(tmp_path):
     p = run("fit", "nope", "--out", str(tmp_path / "x"))
     assert p.returncode == 2
