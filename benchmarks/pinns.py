@@ -119,7 +119,8 @@ def settings(name: str, quick: bool) -> dict:
     if name == "flow_mixing":  # paper: N=4000, Adam 1e-2, 50k steps, 30³ pts, 10·res
         # raw σ as in the official code: with softplus σ the 50k-step run peaked at 3.5e-2 by step
         # 2200 and then rose; raw reached 1.8e-3 / 1.0e-3 (pinns_flow_mixing_raw50k_smoothfloor*.md)
-        # N = 800, 50k steps with --sampling rad: 5.86e-4 / 5.91e-4, seeds 0 / 1 (pinns_flow_mixing_raw50k_rad*.md)
+        # N = 800, 50k steps with --sampling rad: 5.86e-4 / 5.91e-4 / 5.42e-4, seeds 0 / 1 / 2, mean 5.73e-4
+        # (pinns_flow_mixing_raw50k_rad_seeds.md, combined from pinns_flow_mixing_raw50k_rad*.md)
         return dict(n_gaussians=100 if q else 200, sigma=0.1, points=1024 if q else 2048,
                     steps=300 if q else 600, optimizer="adam", lr=1e-2, pig_weights={"pde": 10.0},
                     pinn_weights={"pde": 10.0}, resample=100, sigma_param="raw")
