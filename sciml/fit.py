@@ -127,7 +127,8 @@ class StepInfo:
 
 class BestModel:
     """fit callback: a copy of the model's state at its lowest evaluated ``metric`` (default
-    "rel_l2", evaluated every ``eval_every`` steps). After fit, ``value`` is that lowest value,
+    "rel_l2" against a problem's reference, evaluated every ``eval_every`` steps; "val_rel_l2" for
+    a dataset fit, which also restores its best validation epoch by itself). After fit, ``value`` is that lowest value,
     ``step`` the number of steps taken when it was reached, ``state`` the state dict, and
     ``restore(model)`` loads it. Its state travels in fit's checkpoints, so a resumed fit keeps the
     best of the steps before the interruption.

@@ -84,3 +84,10 @@ def test_unknown_sampling_name():
     problem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u)
     with pytest.raises(sm.InputError, match="sampling: expected one of uniform, sobol or an"):
         sm.tasks.PDETask(problem, sampling="rad")
+
+
+def test_adaptive_sampling_without_redraws_is_refused():
+    """RAD acts at each redraw: without resample_every it would silently keep the first uniform points."""
+    problem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u)
+    with pytest.raises(sm.InputError, match="resample_every: residual-adaptive sampling acts when"):
+        sm.tasks.PDETask(problem, sampling=sm.ResidualAdaptiveSampling())

@@ -53,6 +53,9 @@ class PDETask(Task):
                              f"sm.ResidualAdaptiveSampling, got {sampling!r}")
         if resample_every is not None and not (isinstance(resample_every, int) and resample_every >= 1):
             raise InputError(f"resample_every: expected a positive integer or None, got {resample_every!r}")
+        if isinstance(sampling, ResidualAdaptiveSampling) and resample_every is None:
+            raise InputError("resample_every: residual-adaptive sampling acts when the points are redrawn; "
+                             "give resample_every (e.g. 100), else the points stay the first uniform draw")
         if derivatives not in ("auto", "forward", "autograd"):
             raise InputError(f"derivatives: expected 'auto', 'forward' or 'autograd', got {derivatives!r}")
         self.problem = problem
