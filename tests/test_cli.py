@@ -26,6 +26,13 @@ def test_fit_registered_problem_writes_outputs(tmp_path):
     assert "fit" in p.stderr  # the progress bar
 
 
+def test_demo_runs(tmp_path):
+    """`make demo`'s command, shortened: it builds its own argument set, so a new `fit` option must reach it."""
+    p = run("demo", "--steps", "20", "--out", str(tmp_path / "d"), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert "helmholtz2d: rel_l2 = " in p.stdout and (tmp_path / "d" / "solution.png").stat().st_size > 0
+
+
 def test_fit_python_file(tmp_path):
     f = tmp_path / "my_problem.py"
     f.write_text(textwrap.dedent("""
