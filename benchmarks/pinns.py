@@ -196,8 +196,7 @@ def run_case(name: str, method: str, seed: int, quick: bool, overrides: dict | N
         res = sm.fit(model, problem, steps=cfg["steps"], optimizer=optimizer, lr=cfg["lr"],
                      points=cfg["points"], boundary_points=cfg.get("boundary_points") or max(64, cfg["points"] // 4),
                      resample_every=cfg["resample"], weights=weights, seed=seed, progress=False,
-                     sampling=sm.ResidualAdaptiveSampling() if cfg.get("sampling") == "rad"
-                     else cfg.get("sampling", "uniform"),
+                     sampling=_sampling(cfg.get("sampling", "uniform")),
                      eval_every=cfg.get("eval_every"), callbacks=[best], **extra, **restart)
     wall = time.perf_counter() - t0
     if restart.get("resume"):  # the training time of all pieces (fit keeps it in the history)
@@ -225,6 +224,14 @@ def _curve(history, points: int = 100) -> list[list[float]]:
     evals = [(i + 1, e) for i, e in enumerate(history["rel_l2"]) if e is not None]
     keep = sorted({round(j * (len(evals) - 1) / max(1, points - 1)) for j in range(points)}) if evals else []
     return [[evals[j][0], float(evals[j][1])] for j in keep]
+
+
+def _sampling(name: str):
+    """--sampling: "uniform", "sobol", "rad" (RAD, k = c = 1, pool 4) or "rad-weighted" (the same, drawn
+    by the residual as the equation loss weighs it: for causal training, ε·√(slab weight))."""
+    if name.startswith("rad"):
+        return sm.ResidualAdaptiveSampling(loss_weights=name == "rad-weighted")
+    return name
 
 
 class _BestTracker(sm.BestModel):
@@ -456,8 +463,9 @@ def main(argv=None) -> dict:
                     help="override the PIG σ parameterisation (raw = the authors' code)")
     ap.add_argument("--lbfgs-steps", type=int, default=None,
                     help="Adam cases: after the Adam steps, this many L-BFGS steps (10 strong-Wolfe iterations each)")
-    ap.add_argument("--sampling", choices=["uniform", "sobol", "rad"], default=None,
-                    help="collocation: uniform, sobol, or rad (residual-based adaptive, k = c = 1, pool 4)")
+    ap.add_argument("--sampling", choices=["uniform", "sobol", "rad", "rad-weighted"], default=None,
+                    help="collocation: uniform, sobol, rad (residual-based adaptive, k = c = 1, pool 4), or "
+                         "rad-weighted (drawn by the residual as the loss weighs it)")
     ap.add_argument("--methods", nargs="*", default=None, help="subset of PINN, PIG, LPINN")
     ap.add_argument("--checkpoint-every", type=int, default=None,
                     help=f"save each case every k steps under {CHECKPOINTS.relative_to(ROOT)}/ (PIG/PINN cases)")

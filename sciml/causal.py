@@ -44,12 +44,16 @@ class CausalWeighting:
         self.time_range, self.time_axis = time_range, time_axis
         self.min_weight = 1.0
 
+    def slab_index(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,) long: the time slab of each point."""
+        t = x[:, self.time_axis].detach()
+        t0, t1 = self.time_range or (float(t.min()), float(t.max()))
+        return ((t - t0) / max(t1 - t0, 1e-300) * self.slabs).long().clamp(0, self.slabs - 1)
+
     def slab_losses(self, residual: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(L_i (M,), counts (M,)): mean squared residual and number of points per time slab."""
         residual = residual[:, None] if residual.ndim == 1 else residual
-        t = x[:, self.time_axis].detach()
-        t0, t1 = self.time_range or (float(t.min()), float(t.max()))
-        idx = ((t - t0) / max(t1 - t0, 1e-300) * self.slabs).long().clamp(0, self.slabs - 1)
+        idx = self.slab_index(x)
         sq = residual.pow(2).mean(1)
         sums = sq.new_zeros(self.slabs).index_add(0, idx, sq)
         counts = torch.bincount(idx, minlength=self.slabs).to(sq.dtype)
@@ -59,6 +63,12 @@ class CausalWeighting:
         """w_i = exp(−ε Σ_{k<i} L_k), detached, (M,)."""
         before = torch.cumsum(losses.detach(), 0) - losses.detach()
         return torch.exp(-self.epsilon * before)
+
+    def point_weights(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """(N,) the weight w_i of each point's slab, with the slab losses of these points (what
+        residual-adaptive sampling with ``loss_weights=True`` multiplies ε² by)."""
+        losses, _ = self.slab_losses(residual, x)
+        return self.weights(losses)[self.slab_index(x)]
 
     def __call__(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or not (0 <= self.time_axis < x.shape[1]):

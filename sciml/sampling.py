@@ -14,6 +14,11 @@ Use it as fit's ``sampling``:
     sm.fit(model, problem, sampling=sm.ResidualAdaptiveSampling(k=1, c=1), resample_every=100)
 
 The selection uses the task's own random generator, so a resumed fit draws the same points.
+
+With ``loss_weights=True`` the draw follows the residual as the loss weighs it, ε(x)·√w(x), where
+w(x) is the equation loss's weight of a point at x (``point_weights``; ``sm.CausalWeighting``'s slab
+weight, computed from the pool's own slab residuals): with causal training, points then do not gather
+in late time slabs whose weight is still near 0 (an extension of ours, not in the RAD paper).
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ class ResidualAdaptiveSampling:
     """RAD collocation: ``p(x) ∝ ε(x)^k / mean(ε^k) + c`` over a pool of ``pool``·points candidates
     drawn by ``base`` ("uniform" or "sobol"); see the module docstring."""
 
-    def __init__(self, k: float = 1.0, c: float = 1.0, pool: int = 4, base: str = "uniform"):
+    def __init__(self, k: float = 1.0, c: float = 1.0, pool: int = 4, base: str = "uniform",
+                 loss_weights: bool = False):
         for name, v in (("k", k), ("c", c)):
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
                 raise InputError(f"{name}: expected a finite non-negative number, got {v!r}")
@@ -41,10 +47,15 @@ class ResidualAdaptiveSampling:
             raise InputError(f"pool: expected a positive integer (candidates per kept point), got {pool!r}")
         if base not in METHODS:
             raise InputError(f"base: expected one of {', '.join(METHODS)}, got {base!r}")
+        if not isinstance(loss_weights, bool):
+            raise InputError(f"loss_weights: expected True or False, got {loss_weights!r}")
         self.k, self.c, self.pool, self.base = float(k), float(c), int(pool), base
+        self.loss_weights = loss_weights
 
     def __repr__(self) -> str:
-        return f"ResidualAdaptiveSampling(k={self.k:g}, c={self.c:g}, pool={self.pool}, base={self.base!r})"
+        extra = ", loss_weights=True" if self.loss_weights else ""
+        return (f"ResidualAdaptiveSampling(k={self.k:g}, c={self.c:g}, pool={self.pool}, "
+                f"base={self.base!r}{extra})")
 
     def probabilities(self, residual: np.ndarray) -> np.ndarray:
         """Selection probabilities (M,) from residual magnitudes ε (M,) ≥ 0 (uniform if all vanish)."""

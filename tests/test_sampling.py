@@ -91,3 +91,28 @@ def test_adaptive_sampling_without_redraws_is_refused():
     problem = sm.Problem(sm.Interval(0.0, 1.0), equations=lambda u, x: u)
     with pytest.raises(sm.InputError, match="resample_every: residual-adaptive sampling acts when"):
         sm.tasks.PDETask(problem, sampling=sm.ResidualAdaptiveSampling())
+
+
+def test_loss_weighted_draw_follows_the_causal_weights():
+    """Residual 1 at early times (t < 0.5), 10 at late ones (t > 0.9), 0 between; time is column 0.
+    Plain RAD puts ~0.38 of the points at late times (law: 0.1·(10/1.5 + 1) / 2). With the causal
+    loss (ε = 1, 32 slabs) the late slabs weigh exp(−16) ≈ 1e-7, so drawing by ε·√w leaves them only
+    the uniform part c: about the uniform share 0.1 or less, and the points go to the earliest slabs."""
+    domain = sm.Rectangle((0.0, 0.0), (1.0, 1.0))
+    source = lambda x: (torch.sigmoid((0.5 - x[:, :1]) * 2000) + 10.0 * torch.sigmoid((x[:, :1] - 0.9) * 2000))
+    problem = sm.Problem(domain, equations=lambda u, x: u - source(x))
+    causal = sm.CausalWeighting(slabs=32, epsilon=1.0, time_range=(0.0, 1.0))
+    share = {}
+    for name, weighted in (("rad", False), ("weighted", True)):
+        sampling = sm.ResidualAdaptiveSampling(k=1, c=1, pool=16, loss_weights=weighted)
+        task = sm.tasks.PDETask(problem, points=2000, sampling=sampling, resample_every=1, equation_loss=causal)
+        task.setup(_Zero(), sm.tasks.base.Context(torch.device("cpu"), torch.float64, seed=0))
+        task.step_end(0)
+        t = task.x[:, 0]
+        share[name] = (float((t > 0.9).double().mean()), float((t < 1 / 32).double().mean()))
+    assert 0.33 < share["rad"][0] < 0.43, share
+    assert share["weighted"][0] < 0.11 and share["weighted"][1] > 2 * share["rad"][1], share
+    with pytest.raises(sm.InputError, match="loss_weights=True\\) needs an equation_loss"):
+        sm.tasks.PDETask(problem, sampling=sm.ResidualAdaptiveSampling(loss_weights=True), resample_every=1)
+    with pytest.raises(sm.InputError, match="loss_weights: expected True or False"):
+        sm.ResidualAdaptiveSampling(loss_weights=1)

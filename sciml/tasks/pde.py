@@ -56,6 +56,10 @@ class PDETask(Task):
         if isinstance(sampling, ResidualAdaptiveSampling) and resample_every is None:
             raise InputError("resample_every: residual-adaptive sampling acts when the points are redrawn; "
                              "give resample_every (e.g. 100), else the points stay the first uniform draw")
+        if (isinstance(sampling, ResidualAdaptiveSampling) and sampling.loss_weights
+                and not hasattr(equation_loss, "point_weights")):
+            raise InputError("sampling: ResidualAdaptiveSampling(loss_weights=True) needs an equation_loss "
+                             "that weighs points, such as sm.CausalWeighting(...)")
         if derivatives not in ("auto", "forward", "autograd"):
             raise InputError(f"derivatives: expected 'auto', 'forward' or 'autograd', got {derivatives!r}")
         self.problem = problem
@@ -109,7 +113,11 @@ class PDETask(Task):
     def _sample(self, adaptive: bool = False) -> None:
         if adaptive:
             pool = self.problem.domain.sample(self.adaptive.pool * self.points, self.rng, method=self.sampling)
-            x = pool[torch.from_numpy(self.adaptive.select(self.residual_norm(pool), self.points, self.rng))]
+            eps = self.residual_norm(pool)
+            if self.adaptive.loss_weights:  # ε·√w: the residual as the loss weighs it
+                w = self.equation_loss.point_weights(torch.from_numpy(eps), pool.double())
+                eps = eps * np.sqrt(w.numpy())
+            x = pool[torch.from_numpy(self.adaptive.select(eps, self.points, self.rng))]
         else:
             x = self.problem.domain.sample(self.points, self.rng, method=self.sampling)
         self.x = self._to(x, True)
