@@ -52,8 +52,10 @@ class CausalWeighting:
 
     def slab_losses(self, residual: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(L_i (M,), counts (M,)): mean squared residual and number of points per time slab."""
+        return self._slab_losses(residual, self.slab_index(x))
+
+    def _slab_losses(self, residual: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         residual = residual[:, None] if residual.ndim == 1 else residual
-        idx = self.slab_index(x)
         sq = residual.pow(2).mean(1)
         sums = sq.new_zeros(self.slabs).index_add(0, idx, sq)
         counts = torch.bincount(idx, minlength=self.slabs).to(sq.dtype)
@@ -67,8 +69,9 @@ class CausalWeighting:
     def point_weights(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """(N,) the weight w_i of each point's slab, with the slab losses of these points (what
         residual-adaptive sampling with ``loss_weights=True`` multiplies ε² by)."""
-        losses, _ = self.slab_losses(residual, x)
-        return self.weights(losses)[self.slab_index(x)]
+        idx = self.slab_index(x)
+        losses, _ = self._slab_losses(residual, idx)
+        return self.weights(losses)[idx]
 
     def __call__(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or not (0 <= self.time_axis < x.shape[1]):

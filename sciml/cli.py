@@ -71,8 +71,8 @@ def cmd_fit(args) -> int:
     import torch
 
     from . import nn
-    from .fit import BestModel, fit, seed_everything
-    from .io import atomic_path, ensure_dir
+    from .fit import BestModel, fit, save_model, seed_everything
+    from .io import ensure_dir
 
     out = ensure_dir(args.out, argument="--out")
     seed_everything(args.seed)
@@ -94,9 +94,7 @@ def cmd_fit(args) -> int:
                  progress=not args.no_progress, callbacks=[best] if best else [], **options)
     result.save(out)
     if best is not None and best.state is not None:
-        with atomic_path(out / "best_model.pt") as tmp:
-            torch.save({"model": best.state, "model_class": type(result.model).__name__, "config": result.config,
-                        "step": best.step, "rel_l2": best.value}, tmp)
+        save_model(out / "best_model.pt", best.state, result.model, result.config, step=best.step, rel_l2=best.value)
         print(f"best: rel_l2 = {best.value:.3e} after step {best.step} (wrote {out / 'best_model.pt'})")
     figures = result.plot(out)
     metrics = ", ".join(f"{k} = {v:.3e}" if isinstance(v, float) else f"{k} = {v}"

@@ -128,9 +128,9 @@ class StepInfo:
 class BestModel:
     """fit callback: a copy of the model's state at its lowest evaluated ``metric`` (default
     "rel_l2" against a problem's reference, evaluated every ``eval_every`` steps; "val_rel_l2" for
-    a dataset fit, which also restores its best validation epoch by itself). After fit, ``value`` is that lowest value,
-    ``step`` the number of steps taken when it was reached, ``state`` the state dict, and
-    ``restore(model)`` loads it. Its state travels in fit's checkpoints, so a resumed fit keeps the
+    a dataset fit, which also restores its best validation epoch by itself). After fit, ``value``
+    is that lowest value, ``step`` the number of steps taken when it was reached, ``state`` the
+    state dict, and ``restore(model)`` loads it. Its state travels in fit's checkpoints, so a resumed fit keeps the
     best of the steps before the interruption.
 
         best = sm.BestModel()
@@ -201,10 +201,15 @@ class Result:
         self.history.save(d / "history.json")
         write_json(d / "metrics.json", {"metrics": self.metrics, "stop_reason": self.stop_reason,
                                         "config": self.config})
-        with atomic_path(d / "model.pt") as tmp:
-            torch.save({"model": self.model.state_dict(), "model_class": type(self.model).__name__,
-                        "config": self.config}, tmp)
+        save_model(d / "model.pt", self.model.state_dict(), self.model, self.config)
         return d
+
+
+def save_model(path: Path, state: dict, model: nn.Module, config: dict, **extra) -> None:
+    """Write a model file atomically: the state dict, the model's class name, fit's config and any
+    ``extra`` entries (what ``Result.save`` writes as model.pt; the CLI's best_model.pt adds step and error)."""
+    with atomic_path(path) as tmp:
+        torch.save({"model": state, "model_class": type(model).__name__, "config": config, **extra}, tmp)
 
 
 # ----------------------------------------------------------------------------------------------
